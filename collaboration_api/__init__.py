@@ -1,0 +1,1 @@
+"""The collaboration API: one package per business area, thin routers over services."""

@@ -1,0 +1,1 @@
+"""The regional resource directory: institutions, practitioners, and each site's patients."""

@@ -1,0 +1,266 @@
+"""FHIR R4 JSON adapter: one Bundle file at a time (or a single resource file)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from features.codes import (
+    FHIR_PRIORITY_BACK,
+    ICD10_SYSTEM,
+    INSTITUTION_ID_SYSTEM,
+    PRACTITIONER_ID_SYSTEM,
+    RESIDENT_ID_SYSTEM,
+    SPECIALTY_SYSTEM,
+    SUB_SPECIALTY_SYSTEM,
+    TIER_SYSTEM,
+    TITLES,
+)
+from features.identity import PatientLinker, normalise_resident_id
+from features.ingest.common import (
+    BadRecord,
+    Reject,
+    gender,
+    icd10,
+    parse_fhir_date,
+    parse_fhir_datetime,
+    specialty,
+)
+from features.records import (
+    Condition,
+    Location,
+    Organization,
+    Patient,
+    Practitioner,
+    PractitionerRole,
+    Resource,
+    Schedule,
+    ServiceRequest,
+    Slot,
+    Task,
+)
+
+TIER_CODES = {"tertiary": 3, "secondary": 2, "community": 1, "3": 3, "2": 2, "1": 1}
+TASK_STATUS = {"accepted": "accepted", "in-progress": "accepted", "ready": "accepted",
+               "rejected": "declined", "cancelled": "declined", "failed": "declined",
+               "completed": "completed"}
+
+
+def _ref_id(ref: dict | None, rtype: str) -> str:
+    """'Patient/123' or an absolute URL ending so -> '123'."""
+    if not ref:
+        return ""
+    if "reference" in ref:
+        parts = str(ref["reference"]).rstrip("/").split("/")
+        if len(parts) >= 2 and parts[-2] == rtype:
+            return parts[-1]
+        return parts[-1]
+    ident = ref.get("identifier") or {}
+    return str(ident.get("value", ""))
+
+
+def _codings(concepts: list | dict | None) -> list[dict]:
+    if concepts is None:
+        return []
+    if isinstance(concepts, dict):
+        concepts = [concepts]
+    return [c for cc in concepts for c in (cc.get("coding") or [])]
+
+
+def _first_code(concepts, system: str | None = None) -> str | None:
+    for c in _codings(concepts):
+        if system is None or c.get("system") == system:
+            return c.get("code")
+    return None
+
+
+def _icd(concepts, what: str) -> str:
+    code = _first_code(concepts, ICD10_SYSTEM) or _first_code(concepts)
+    return icd10(code, what)
+
+
+def _ext(res: dict, url: str):
+    for e in res.get("extension") or []:
+        if e.get("url") == url:
+            for k, v in e.items():
+                if k.startswith("value"):
+                    return v
+    return None
+
+
+def _name(res: dict) -> str:
+    for n in res.get("name") or []:
+        if n.get("text"):
+            return str(n["text"])
+        fam, giv = n.get("family", ""), "".join(n.get("given") or [])
+        if fam or giv:
+            return f"{fam}{giv}"
+    return ""
+
+
+def normalise(res: dict, inst: str, linker: PatientLinker) -> Resource:
+    rt = res.get("resourceType")
+    rid = res.get("id")
+    if not rid:
+        raise BadRecord(f"{rt} without id")
+    rid = str(rid)
+    if rt == "Organization":
+        code = next((i["value"] for i in res.get("identifier") or []
+                     if i.get("system") == INSTITUTION_ID_SYSTEM), inst)
+        addr = (res.get("address") or [{}])[0]
+        tier = TIER_CODES.get(str(_first_code(res.get("type"), TIER_SYSTEM)), 0)
+        return Organization(id=code, organization=inst, name=res.get("name", ""), tier=tier,
+                            region=addr.get("district", ""),
+                            region_name_zh=addr.get("city", ""),
+                            region_name_en=str(_ext(addr, "urn:regioncare:extension:"
+                                                          "region-name-en") or ""))
+    if rt == "Location":
+        pos = res.get("position") or {}
+        return Location(id=rid, organization=inst, lat=pos.get("latitude"),
+                        lon=pos.get("longitude"))
+    if rt == "Practitioner":
+        pid = next((i["value"] for i in res.get("identifier") or []
+                    if i.get("system") == PRACTITIONER_ID_SYSTEM), rid)
+        title = next((c.get("code") for q in res.get("qualification") or []
+                      for c in (q.get("code") or {}).get("coding") or []
+                      if c.get("code") in TITLES), "")
+        exp = _ext(res, "urn:regioncare:extension:experience-years")
+        langs = [c.get("text") or _first_code(c) or "" for c in res.get("communication") or []]
+        return Practitioner(id=pid, organization=inst, name=_name(res),
+                            gender=gender(res.get("gender")), title=title,
+                            experience_years=int(exp) if exp is not None else None,
+                            languages=[x for x in langs if x])
+    if rt == "PractitionerRole":
+        spec = _first_code(res.get("specialty"), SPECIALTY_SYSTEM)
+        return PractitionerRole(id=rid, organization=inst,
+                                practitioner=_ref_id(res.get("practitioner"), "Practitioner"),
+                                specialty=specialty(spec),
+                                sub_specialty=_first_code(res.get("specialty"),
+                                                          SUB_SPECIALTY_SYSTEM) or "")
+    if rt == "Schedule":
+        actors = res.get("actor") or []
+        pr = next((_ref_id(a, "Practitioner") for a in actors
+                   if "Practitioner" in str(a.get("reference", "Practitioner"))), "")
+        return Schedule(id=rid, organization=inst, practitioner=pr,
+                        comment=res.get("comment", ""))
+    if rt == "Slot":
+        status = res.get("status")
+        if status not in ("free", "busy", "busy-unavailable", "busy-tentative"):
+            raise BadRecord(f"slot status {status!r}")
+        return Slot(id=rid, organization=inst, schedule=_ref_id(res.get("schedule"),
+                                                                 "Schedule"),
+                    start=parse_fhir_datetime(res.get("start"), "slot start") or "",
+                    end=parse_fhir_datetime(res.get("end"), "slot end") or "",
+                    status="free" if status == "free" else "busy")
+    if rt == "Patient":
+        mrn, resident = rid, None
+        for i in res.get("identifier") or []:
+            codes = {c.get("code") for c in (i.get("type") or {}).get("coding") or []}
+            if i.get("system") == RESIDENT_ID_SYSTEM or "NI" in codes:
+                resident = normalise_resident_id(i.get("value"))
+            elif "MR" in codes or str(i.get("system", "")).endswith(":mrn"):
+                mrn = str(i.get("value", rid))
+        reg = next((i.get("period", {}).get("start") for i in res.get("identifier") or []
+                    if str(i.get("value")) == mrn), None)
+        name = _name(res)
+        birth = parse_fhir_date(res.get("birthDate"), "birthDate")
+        sex = gender(res.get("gender"))
+        phone = next((t.get("value", "") for t in res.get("telecom") or []
+                      if t.get("system") == "phone"), "")
+        addr = (res.get("address") or [{}])[0]
+        return Patient(id=rid, organization=inst, mrn=mrn, resident_id=resident, name=name,
+                       gender=sex, birthDate=birth, phone=phone,
+                       address=addr.get("text", ""), district=addr.get("district", ""),
+                       registered=parse_fhir_date(reg, "registration date"),
+                       patient_id_regional=linker.link(resident_id=resident, name=name,
+                                                       birth_date=birth, gender=sex))
+    if rt == "Condition":
+        subject = _ref_id(res.get("subject"), "Patient")
+        if not subject:
+            raise BadRecord("Condition without subject")
+        onset = res.get("onsetDateTime") or res.get("recordedDate")
+        return Condition(id=rid, organization=inst, subject=subject,
+                         code=_icd(res.get("code"), "condition code"),
+                         onset=parse_fhir_datetime(onset, "onset") or "")
+    if rt == "ServiceRequest":
+        subject = _ref_id(res.get("subject"), "Patient")
+        if not subject:
+            raise BadRecord("ServiceRequest without subject")
+        performers = res.get("performer") or []
+        target = _ref_id(performers[0], "Practitioner") if performers else ""
+        if not target:
+            raise BadRecord("ServiceRequest without performer")
+        prio = res.get("priority", "routine")
+        if prio not in FHIR_PRIORITY_BACK:
+            raise BadRecord(f"priority {prio!r}")
+        sid = next((str(i["value"]) for i in res.get("identifier") or [] if i.get("value")),
+                   rid)
+        return ServiceRequest(id=sid, organization=inst, subject=subject,
+                              requester=_ref_id(res.get("requester"), "Practitioner"),
+                              performer=target, reasonCode=_icd(res.get("reasonCode"),
+                                                                "reason code"),
+                              urgency=FHIR_PRIORITY_BACK[prio],
+                              authoredOn=parse_fhir_datetime(res.get("authoredOn"),
+                                                             "authoredOn") or "")
+    if rt == "Task":
+        status = TASK_STATUS.get(str(res.get("status")))
+        if status is None:
+            raise BadRecord(f"task status {res.get('status')!r} is not a referral decision")
+        outcome = _first_code(res.get("businessStatus"))
+        if outcome not in (None, "good", "poor"):
+            raise BadRecord(f"task businessStatus {outcome!r}")
+        return Task(id=rid, organization=inst, focus=_ref_id(res.get("focus"),
+                                                             "ServiceRequest"),
+                    status=status, outcome=outcome if status == "completed" else None,
+                    lastModified=parse_fhir_datetime(res.get("lastModified"),
+                                                     "lastModified") or "",
+                    execution_start=parse_fhir_datetime(
+                        (res.get("executionPeriod") or {}).get("start"), "execution start",
+                        required=False))
+    raise BadRecord(f"resource type {rt!r} is not supported")
+
+
+def read_fhir_file(path: Path, inst: str, linker: PatientLinker
+                   ) -> Iterator[Resource | Reject]:
+    """Yield normalised resources and rejects of one JSON file (a Bundle or a resource)."""
+    src = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        yield Reject(src, "file", f"unreadable: {e.strerror or e}")
+        return
+    if not raw.strip():
+        yield Reject(src, "file", "empty file")
+        return
+    try:
+        doc = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        yield Reject(src, "file", f"not UTF-8: {e.reason} at byte {e.start}")
+        return
+    except json.JSONDecodeError as e:
+        yield Reject(src, f"line {e.lineno} col {e.colno}", f"invalid JSON: {e.msg}")
+        return
+    if not isinstance(doc, dict) or "resourceType" not in doc:
+        yield Reject(src, "file", "not a FHIR resource (no resourceType)")
+        return
+    if doc["resourceType"] != "Bundle":
+        entries = [(0, {"resource": doc})]
+    else:
+        entries = list(enumerate(doc.get("entry") or []))
+        if not entries:
+            yield Reject(src, "file", "Bundle without entries")
+            return
+    for k, entry in entries:
+        pos = f"entry[{k}]"
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(res, dict):
+            yield Reject(src, pos, "entry without resource")
+            continue
+        try:
+            yield normalise(res, inst, linker)
+        except BadRecord as e:
+            yield Reject(src, pos, f"{res.get('resourceType')}/{res.get('id')}: {e}")
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
+            yield Reject(src, pos, f"{res.get('resourceType')}/{res.get('id')}: malformed "
+                                   f"({type(e).__name__}: {e})")

@@ -1,0 +1,175 @@
+"""The Feast store of the embedded default, and the two ways models read from it.
+
+Training reads point-in-time rows with ``historical_features``; serving reads the latest
+rows with ``online_rows``. Both take their feature list from a feature service, so the
+model reads exactly what the service names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from regioncare.settings import Settings
+
+if TYPE_CHECKING:  # feast takes ~9 s to import: only where it is used
+    from feast import FeatureStore
+
+FEATURE_STORE_YAML = """\
+# Written by `regioncare features apply`; paths are relative to this folder.
+project: regioncare
+provider: local
+registry:
+  path: registry.db
+  cache_ttl_seconds: 0
+online_store:
+{online_store}
+offline_store:
+  type: file
+entity_key_serialization_version: 3
+"""
+
+REPO_SHIM = """\
+# Lets the feast CLI (`feast ui`, `feast plan`) read the definitions from this folder.
+from features.feature_repo.definitions import *  # noqa: F401,F403
+"""
+
+
+def _online_store_yaml(settings: Settings) -> str:
+    if settings.online_store == "redis":
+        return f"  type: redis\n  connection_string: \"{settings.redis_url}\""
+    return "  type: sqlite\n  path: online.db"
+
+
+def write_repo(settings: Settings) -> Path:
+    """Write feature_store.yaml and the definitions shim into the Feast repo folder."""
+    repo = settings.feast_dir
+    repo.mkdir(parents=True, exist_ok=True)
+    (repo / "data").mkdir(exist_ok=True)
+    yaml = FEATURE_STORE_YAML.format(online_store=_online_store_yaml(settings))
+    (repo / "feature_store.yaml").write_text(yaml)
+    (repo / "repo.py").write_text(REPO_SHIM)
+    (repo / ".feastignore").write_text("data/\n")
+    return repo
+
+
+def open_store(settings: Settings) -> FeatureStore:
+    from feast import FeatureStore
+
+    repo = write_repo(settings)
+    return FeatureStore(repo_path=str(repo))
+
+
+@dataclass
+class ApplyResult:
+    feature_views: int
+    feature_services: int
+
+
+def apply(settings: Settings) -> ApplyResult:
+    """Register every definition; the online tables exist only after this."""
+    from features.feature_repo import definitions
+
+    missing = [p.name for p in _source_files(settings) if not p.exists()]
+    if missing:
+        from regioncare.errors import UserError
+
+        raise UserError(
+            f"offline tables missing in {settings.offline_dir}: {', '.join(missing)} "
+            "(run `regioncare ingest` first)"
+        )
+    store = open_store(settings)
+    store.apply(definitions.ALL)
+    return ApplyResult(feature_views=len(store.list_feature_views()),
+                       feature_services=len(store.list_feature_services()))
+
+
+def _source_files(settings: Settings) -> list[Path]:
+    names = ["patients.parquet", "practitioners.parquet", "institutions.parquet"]
+    return [settings.offline_dir / n for n in names]
+
+
+def materialize(settings: Settings, *, end: datetime | None = None) -> int:
+    """Load rows newer than the last materialisation into the online store.
+
+    Returns how many source rows fell inside the materialised window. The first run has
+    no earlier end, so it starts at the oldest row (views have no TTL to start from).
+    """
+    store = open_store(settings)
+    end = end or datetime.now(UTC)
+    rows = 0
+    for fv in store.list_feature_views():
+        path = settings.feast_dir / fv.batch_source.path
+        ts = pd.read_parquet(path, columns=["event_timestamp"])["event_timestamp"]
+        last = fv.most_recent_end_time
+        start = last if last is not None else ts.min().to_pydatetime()
+        rows += int(((ts > pd.Timestamp(start)) | (last is None)).sum() if len(ts) else 0)
+        with contextlib.redirect_stdout(sys.stderr):  # feast prints progress to stdout
+            store.materialize(start_date=start, end_date=end, feature_views=[fv.name])
+    return rows
+
+
+def service_refs(store: FeatureStore, service_name: str) -> dict[str, list[str]]:
+    """Feature references of a feature service, grouped by feature view."""
+    service = store.get_feature_service(service_name)
+    refs: dict[str, list[str]] = defaultdict(list)
+    for projection in service.feature_view_projections:
+        for feature in projection.features:
+            refs[projection.name_to_use()].append(feature.name)
+    return dict(refs)
+
+
+@dataclass
+class HistoricalResult:
+    frame: pd.DataFrame
+    rows_without_features: dict[str, int]
+
+
+def historical_features(
+    store: FeatureStore,
+    service_name: str,
+    view: str,
+    entity_df: pd.DataFrame,
+    *,
+    join_key: str,
+) -> HistoricalResult:
+    """Point-in-time features of one view of a service, one output row per input row.
+
+    Feast's file offline store drops entity rows that have no earlier feature row rather
+    than returning nulls. Each row carries a row id; the result is reindexed on it, so a
+    dropped row comes back as nulls and is counted instead of silently disappearing.
+    """
+    features = service_refs(store, service_name)[view]
+    keyed = entity_df[[join_key, "event_timestamp"]].reset_index(drop=True)
+    # Rows that ask the same thing are asked once: (key, timestamp) pairs repeat a lot.
+    unique = keyed.drop_duplicates().reset_index(drop=True)
+    unique["_row_id"] = np.arange(len(unique))
+    refs = [f"{view}:{name}" for name in features]
+    with contextlib.redirect_stdout(sys.stderr):
+        joined = store.get_historical_features(entity_df=unique, features=refs).to_df()
+    joined = joined.set_index("_row_id")[features].reindex(np.arange(len(unique)))
+    dropped = int(joined[features].isna().all(axis=1).sum()) if features else 0
+    row_ids = keyed.merge(unique, on=[join_key, "event_timestamp"], how="left")["_row_id"]
+    if len(row_ids) != len(entity_df) or row_ids.isna().any():
+        raise AssertionError(f"{view}: {len(entity_df)} rows in, {len(row_ids)} matched")
+    out = joined.loc[row_ids.to_numpy()]
+    out.index = entity_df.index
+    return HistoricalResult(out, {view: dropped})
+
+
+def online_rows(
+    store: FeatureStore, service_name: str, view: str, join_key: str, keys: list[str]
+) -> dict[str, list[Any]]:
+    """Latest online features of one view of a service for the given entity keys."""
+    features = service_refs(store, service_name)[view]
+    refs = [f"{view}:{name}" for name in features]
+    response = store.get_online_features(features=refs, entity_rows=[{join_key: k} for k in keys])
+    return response.to_dict()

@@ -1,0 +1,1 @@
+"""Plain PyTorch modules and pure scoring/optimisation code: no IO, no Lightning/Feast/MLflow."""

@@ -1,0 +1,88 @@
+"""Reasons for a recommendation, read off the model by occlusion.
+
+Each reason group is replaced by its training mean (or, for the specialty fit, by the
+unknown specialty) and the score drop is that group's contribution; the groups that raise
+the candidate's score most become its reasons, worded with the candidate's own values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from models.referral.encoding import NUMERIC, EncodedBatch
+from models.referral.ranker import ReferralRanker
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "specialty_fit": (),
+    "distance": ("distance_km", "same_region"),
+    "wait": ("mean_wait_days", "days_to_next_slot"),
+    "track_record": ("log_referrals_365d", "acceptance_rate", "good_outcome_rate"),
+    "seniority": ("title_rank", "experience_years"),
+    "tier": ("tier", "origin_tier_gap"),
+}
+TITLES = {1: "resident", 2: "attending physician", 3: "associate chief physician",
+          4: "chief physician"}
+TIERS = {1: "community health centre", 2: "secondary hospital", 3: "tertiary hospital"}
+
+
+@dataclass
+class Contribution:
+    group: str
+    value: float
+
+
+@torch.no_grad()
+def contributions(model: ReferralRanker, batch: EncodedBatch, items: np.ndarray
+                  ) -> list[list[Contribution]]:
+    """Contribution of each reason group to each chosen item of referral 0 of ``batch``."""
+    k = len(items)
+    names = list(GROUPS)
+    query = batch.query[:1].expand(k * (len(names) + 1), -1)
+    cand = batch.cand[0, items].repeat(len(names) + 1, 1).clone()
+    numeric = batch.numeric[0, items].repeat(len(names) + 1, 1).clone()
+    for g, name in enumerate(names, start=1):
+        rows = slice(g * k, (g + 1) * k)
+        if name == "specialty_fit":
+            cand[rows] = 0
+        for feature in GROUPS[name]:
+            numeric[rows, NUMERIC.index(feature)] = 0.0  # the training mean after scaling
+    scores = model(query, cand.unsqueeze(1), numeric.unsqueeze(1))
+    scores = scores.squeeze(-1).view(len(names) + 1, k)
+    drop = (scores[0:1] - scores[1:]).numpy()  # [G, k]
+    return [[Contribution(names[g], float(drop[g, i])) for g in range(len(names))]
+            for i in range(k)]
+
+
+def phrase(group: str, *, raw: np.ndarray, specialty: str, diagnosis: str,
+           referrals_365d: float) -> str:
+    value = dict(zip(NUMERIC, raw.tolist(), strict=True))
+    if group == "specialty_fit":
+        return f"{specialty.replace('_', ' ')} fits diagnosis {diagnosis}"
+    if group == "distance":
+        return f"{value['distance_km']:.0f} km away"
+    if group == "wait":
+        days = value["days_to_next_slot"]
+        return "free slot today" if days < 1 else f"next free slot in {days:.0f} days"
+    if group == "track_record":
+        n = int(round(referrals_365d))
+        accepted = int(round(value["acceptance_rate"] * n))
+        if n == 0:
+            return "no referrals declined yet"
+        return (f"accepted {accepted} of {n} referrals in the past year, "
+                f"{value['good_outcome_rate']:.0%} good outcomes")
+    if group == "seniority":
+        title = TITLES.get(int(round(value["title_rank"])), "physician")
+        return f"{title}, {value['experience_years']:.0f} years' experience"
+    if group == "tier":
+        return TIERS.get(int(round(value["tier"])), "hospital")
+    raise ValueError(group)
+
+
+def top_reasons(contribs: list[Contribution], n: int = 3) -> list[str]:
+    """The groups that help most; if none helps, the least harmful one."""
+    ranked = sorted(contribs, key=lambda c: c.value, reverse=True)
+    helpful = [c.group for c in ranked if c.value > 0][:n]
+    return helpful or [ranked[0].group]

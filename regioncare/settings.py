@@ -1,0 +1,90 @@
+"""The one settings object, built once at each entry point (CLI, API, serving).
+
+Everything the embedded default writes at run time lives under ``home`` (``var/`` by
+default, moved with ``REGIONCARE_HOME``); MLflow's store lives under ``mlflow/``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET = "dev-only-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REGIONCARE_", env_file=None, extra="ignore")
+
+    environment: str = Field("development", description="development | test | production")
+    home: Path = Field(PROJECT_ROOT / "var", description="where run-time state lives")
+    mlflow_dir: Path = Field(PROJECT_ROOT / "mlflow", description="MLflow store and artefacts")
+    # Keyed HMAC for regional pseudonyms; a plain hash of an ID-card number is reversible by
+    # enumeration, a keyed one is not without the key.
+    pseudonym_key: SecretStr = SecretStr(DEV_SECRET)
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8001
+    serve_timeout_s: float = 2.0
+    ray_num_cpus: int = 2
+
+    referral_model_name: str = "referral-ranker"
+
+    online_store: str = Field("sqlite", description="sqlite (embedded) | redis (at scale)")
+    redis_url: str = "127.0.0.1:6379"
+
+    @cached_property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @cached_property
+    def records_dir(self) -> Path:
+        """One record store per institution: records stay at their holder."""
+        return self.home / "records"
+
+    @cached_property
+    def feast_dir(self) -> Path:
+        return self.home / "feast"
+
+    @cached_property
+    def offline_dir(self) -> Path:
+        """De-identified offline tables (parquet) read by Feast's file sources."""
+        return self.feast_dir / "data"
+
+    @cached_property
+    def quarantine_dir(self) -> Path:
+        return self.home / "quarantine"
+
+    @cached_property
+    def app_db_url(self) -> str:
+        return f"sqlite:///{self.home / 'app.db'}"
+
+    @cached_property
+    def mlflow_tracking_uri(self) -> str:
+        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @cached_property
+    def mlflow_artifact_root(self) -> str:
+        return (self.mlflow_dir / "artifacts").as_uri()
+
+    @cached_property
+    def serve_url(self) -> str:
+        return f"http://{self.serve_host}:{self.serve_port}"
+
+    def check_secrets(self) -> None:
+        """Refuse the development secrets anywhere but development and tests."""
+        if self.environment not in ("development", "test"):
+            for name in ("pseudonym_key", "secret_key"):
+                if getattr(self, name).get_secret_value() == DEV_SECRET:
+                    raise ValueError(f"REGIONCARE_{name.upper()} must be set outside development")
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.data_dir, self.records_dir, self.offline_dir,
+                     self.quarantine_dir, self.mlflow_dir):
+            path.mkdir(parents=True, exist_ok=True)

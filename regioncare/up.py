@@ -1,0 +1,87 @@
+"""`regioncare up`: the whole embedded default in one process, stopped by Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from regioncare.settings import Settings
+
+
+def run_up(settings: Settings, *, data: Path | None, scale: str, seed: int,
+           console: Console) -> None:
+    import uvicorn
+
+    started = time.perf_counter()
+
+    def say(msg: str) -> None:
+        console.print(f"[{time.perf_counter() - started:6.1f}s] {msg}")
+
+    region = prepare_region(settings, data=data, scale=scale, seed=seed, say=say)
+    prepare_models(settings, region=region, say=say)
+
+    from serving import app as serving_app
+
+    say("starting Ray Serve on "
+        f"{settings.serve_url} (Ray start-up takes ~15 s)")
+    serving_app.start(settings)
+    try:
+        accounts = settings.home / "demo-accounts.json"
+        accounts.write_text(json.dumps([], indent=2))  # accounts arrive with API part 1
+        say(f"demo accounts: none yet (written to {accounts})")
+        from collaboration_api.main import create_app
+
+        api = create_app(settings)
+        say(f"API and console at http://{settings.api_host}:{settings.api_port} "
+            f"(docs at /docs); ready after {time.perf_counter() - started:.0f} s; Ctrl-C stops")
+        uvicorn.run(api, host=settings.api_host, port=settings.api_port, log_level="warning")
+    finally:
+        say("stopping Ray Serve")
+        serving_app.stop()
+
+
+def prepare_region(settings: Settings, *, data: Path | None, scale: str, seed: int,
+                   say) -> Path:  # type: ignore[no-untyped-def]
+    """Synthesise a region if none is given, and ingest it unless already ingested."""
+    from datetime import UTC, datetime
+
+    from features.ingest import ingest
+
+    region = data or settings.data_dir / "region"
+    if not (region / "manifest.json").exists():
+        if data is not None:
+            from regioncare.errors import UserError
+
+            raise UserError(f"{data}: no manifest.json (not a region folder)")
+        from features.synth import generate
+
+        say(f"synthesising a {scale} region into {region}")
+        generate(region, seed=seed, scale=scale, as_of=datetime.now(UTC).date())
+    marker = settings.home / "regions.json"
+    if not marker.exists() or str(region.resolve()) not in json.loads(marker.read_text()):
+        say(f"ingesting {region}")
+        report = ingest([region], settings=settings).to_json()
+        say(f"ingested {report['accepted']} records, {report['rejected']} rejected")
+        marker.write_text(json.dumps([str(region.resolve())]))
+    return region
+
+
+def prepare_models(settings: Settings, *, region: Path, say) -> None:  # type: ignore[no-untyped-def]
+    """Feature store applied and materialised; a champion registered if there is none."""
+    from features.store import apply, materialize
+    from training.registry import champion_version
+
+    say("feast apply + materialize")
+    apply(settings)
+    rows = materialize(settings)
+    say(f"materialised {rows} rows")
+    if champion_version(settings, settings.referral_model_name) is None:
+        from training.referral import train_referral
+
+        say("training the referral ranker (no champion yet)")
+        result = train_referral(settings, truth_dir=region / "ground_truth")
+        say(f"registered version {result.model_version}; NDCG@10 "
+            f"{result.metrics['model']['ndcg@10']}")

@@ -1,0 +1,63 @@
+"""Builds and runs the serving application on a local Ray instance (the embedded default).
+
+On a cluster the same deployments run from ``serving/serve_config.yaml`` with
+``serve deploy``; nothing here is needed there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from pathlib import Path
+
+from regioncare.settings import Settings
+
+log = logging.getLogger("regioncare.serving")
+APP_NAME = "referral"
+ROUTE = "/recommend"
+
+
+def build_app(settings: Settings):  # -> ray.serve.Application
+    from serving.deployments import ReferralRecommender
+
+    return ReferralRecommender.options(user_config={"reload_interval_s": 5.0}).bind(settings)
+
+
+def start(settings: Settings) -> None:
+    """Start Ray (bounded to this machine's cores) and Serve on loopback; returns when ready."""
+    import ray
+    from ray import serve
+
+    ray_dir = ray_temp_dir(settings)
+    ray_dir.mkdir(parents=True, exist_ok=True)
+    if not ray.is_initialized():
+        ray.init(num_cpus=settings.ray_num_cpus, include_dashboard=False,
+                 _temp_dir=str(ray_dir), logging_level=logging.WARNING,
+                 log_to_driver=False, configure_logging=False)
+    serve.start(http_options={"host": settings.serve_host, "port": settings.serve_port})
+    serve.run(build_app(settings), name=APP_NAME, route_prefix=ROUTE, blocking=False)
+
+
+def ray_temp_dir(settings: Settings) -> Path:
+    """Ray's scratch folder: under ``var/`` unless that path is too long for Ray's sockets.
+
+    Ray puts unix sockets at ``<dir>/session_<date>_<pid>/sockets/plasma_store``; a socket
+    path may not exceed 107 bytes, so deep homes (e.g. pytest's) move to a short /tmp path.
+    """
+    preferred = settings.home / "ray"
+    if len(str(preferred)) <= 40:
+        return preferred
+    digest = hashlib.sha1(str(settings.home).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"regioncare-ray-{digest}"
+
+
+def stop() -> None:
+    import ray
+    from ray import serve
+
+    if ray.is_initialized():
+        try:
+            serve.shutdown()
+        finally:
+            ray.shutdown()

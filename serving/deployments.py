@@ -1,0 +1,49 @@
+"""Ray Serve deployments: thin wrappers that hold a predictor and speak HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray import serve
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from regioncare.settings import Settings
+
+
+@serve.deployment(
+    name="ReferralRecommender",
+    num_replicas=1,
+    ray_actor_options={"num_cpus": 0.5},
+    max_ongoing_requests=32,
+    health_check_period_s=10,
+)
+class ReferralRecommender:
+    def __init__(self, settings: Settings) -> None:
+        from regioncare.runtime import prepare_environment
+        from serving.predictor import ReferralPredictor
+
+        prepare_environment(settings)
+        self.predictor = ReferralPredictor(settings)
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Live settings from ``user_config`` (serve_config.yaml or ``serve.run``)."""
+        self.predictor.reload_interval_s = float(user_config.get("reload_interval_s", 5.0))
+
+    async def __call__(self, request: Request) -> JSONResponse:
+        from pydantic import ValidationError
+
+        from serving.schemas import RecommendRequest
+
+        if request.url.path.rstrip("/").endswith("/health"):
+            return JSONResponse(self.predictor.health())
+        try:
+            body = RecommendRequest.model_validate(await request.json())
+        except (ValidationError, ValueError) as exc:
+            return JSONResponse({"detail": str(exc).splitlines()[0]}, status_code=422)
+        result = self.predictor.recommend(body)
+        return JSONResponse(result.model_dump(mode="json"))
+
+    def check_health(self) -> None:
+        if self.predictor.candidates is None:
+            raise RuntimeError("predictor has no candidates: cannot score")

@@ -1,0 +1,210 @@
+"""The referral recommender as a plain class: tests use it without Ray, Serve wraps it.
+
+It holds the champion model and a cache of every candidate's features (one online-store
+read per refresh, not per request); a request reads one patient row. If the model or the
+online store is unavailable it answers with the rule baseline and ``degraded: true``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from models.baselines import specialty_rule_scores
+from models.referral import CandidateTable, encode
+from models.referral.encoding import CANDIDATE_COLUMNS, haversine_km
+from models.referral.explain import contributions, phrase, top_reasons
+from regioncare.settings import Settings
+from serving.schemas import RecommendItem, RecommendRequest, RecommendResponse
+
+log = logging.getLogger("regioncare.serving")
+
+SERVICE = "referral_matching_v1"
+PATIENT_VIEW = "patient_profile_fv"
+PRACTITIONER_VIEW = "practitioner_profile_fv"
+NON_CANDIDATE_SPECIALTIES = ("general_practice",)
+
+
+class ReferralPredictor:
+    def __init__(self, settings: Settings, *, reload_interval_s: float = 5.0) -> None:
+        self.settings = settings
+        self.reload_interval_s = reload_interval_s
+        self._lock = threading.Lock()
+        self._checked_at = 0.0
+        self.version: str | None = None
+        self.bundle: Any = None
+        self.model_error: str | None = None
+        self.store: Any = None
+        self.store_error: str | None = None
+        self.candidates: CandidateTable | None = None
+        self.next_slot: np.ndarray = np.asarray([])
+        torch.set_num_threads(1)  # one request is small; threads only add contention
+        self._open_store()
+        self._load_model()
+        self.refresh_candidates()
+
+    # -- loading -------------------------------------------------------------------------
+    def _open_store(self) -> None:
+        try:
+            from features.store import open_store
+
+            self.store = open_store(self.settings)
+            self.store_error = None
+        except Exception as exc:  # degrade, don't die: the rule baseline still answers
+            self.store, self.store_error = None, f"feature store unavailable: {exc}"
+            log.warning(self.store_error)
+
+    def _load_model(self) -> None:
+        from training.registry import champion_version, load_alias
+
+        try:
+            version = champion_version(self.settings, self.settings.referral_model_name)
+            if version is None:
+                raise LookupError("no champion registered")
+            if version != self.version:
+                loaded = load_alias(self.settings, self.settings.referral_model_name)
+                with self._lock:  # swap model and version together
+                    self.bundle, self.version = loaded.bundle, loaded.version
+                log.info("serving %s version %s", loaded.name, loaded.version)
+            self.model_error = None
+        except Exception as exc:
+            self.model_error = f"model unavailable: {exc}"
+            log.warning(self.model_error)
+        self._checked_at = time.monotonic()
+
+    def maybe_reload(self) -> None:
+        """Follow the champion alias: promotion or rollback reaches serving within seconds."""
+        if time.monotonic() - self._checked_at >= self.reload_interval_s:
+            self._load_model()
+
+    def refresh_candidates(self) -> int:
+        """Load every candidate's latest features: online store first, offline as fallback."""
+        ids = self._candidate_ids()
+        rows: dict[str, list[Any]] | None = None
+        if self.store is not None:
+            try:
+                from features.store import online_rows
+
+                rows = online_rows(self.store, SERVICE, PRACTITIONER_VIEW, "practitioner_id",
+                                   ids)
+            except Exception as exc:
+                self.store_error = f"online store unavailable: {exc}"
+        if rows is None:
+            rows = self._offline_candidate_rows(ids)
+        now = pd.Timestamp(datetime.now(UTC))
+        nxt = pd.to_datetime(pd.Series(rows["next_free_slot"]), utc=True, errors="coerce")
+        rows["practitioner_id"] = ids
+        rows["next_free_slot_days"] = ((nxt - now).dt.total_seconds() / 86400.0).tolist()
+        table = CandidateTable.from_records({c: rows[c] for c in CANDIDATE_COLUMNS})
+        with self._lock:
+            self.candidates, self.next_slot = table, nxt.to_numpy()
+        return len(table)
+
+    def _candidate_ids(self) -> list[str]:
+        prac = pd.read_parquet(self.settings.offline_dir / "practitioners.parquet",
+                               columns=["practitioner_id", "specialty"])
+        keep = ~prac["specialty"].isin(NON_CANDIDATE_SPECIALTIES)
+        return sorted(prac.loc[keep, "practitioner_id"].unique().tolist())
+
+    def _offline_candidate_rows(self, ids: list[str]) -> dict[str, list[Any]]:
+        prac = pd.read_parquet(self.settings.offline_dir / "practitioners.parquet")
+        latest = prac.sort_values("event_timestamp").groupby("practitioner_id").tail(1)
+        latest = latest.set_index("practitioner_id").reindex(ids)
+        return {c: latest[c].tolist() for c in latest.columns} | {"practitioner_id": ids}
+
+    # -- answering -----------------------------------------------------------------------
+    def _patient(self, patient_id: str) -> dict[str, Any]:
+        from features.store import online_rows
+
+        row = online_rows(self.store, SERVICE, PATIENT_VIEW, "patient_id", [patient_id])
+        return {k: v[0] for k, v in row.items()}
+
+    def recommend(self, req: RecommendRequest) -> RecommendResponse:
+        self.maybe_reload()
+        with self._lock:
+            bundle, version, cands, next_slot = (self.bundle, self.version, self.candidates,
+                                                 self.next_slot)
+        if cands is None or len(cands) == 0:
+            raise RuntimeError("no candidates loaded")
+        degraded_reason = None
+        patient: dict[str, Any] = {}
+        if self.store is None:
+            degraded_reason = self.store_error or "feature store unavailable"
+        else:
+            try:
+                patient = self._patient(req.patient_id)
+            except Exception as exc:
+                degraded_reason = f"online store unavailable: {exc}"
+        if bundle is None:
+            degraded_reason = degraded_reason or self.model_error or "no model"
+        if degraded_reason is None:
+            return self._rank(bundle, version, patient, req, cands, next_slot)
+        return self._rule(req, patient, cands, next_slot, degraded_reason)
+
+    def _rank(self, bundle: Any, version: str | None, patient: dict[str, Any],
+              req: RecommendRequest, cands: CandidateTable, next_slot: np.ndarray
+              ) -> RecommendResponse:
+        request = {"diagnosis_code": req.diagnosis_code, "urgency": req.urgency,
+                   "origin_tier": req.origin_tier}
+        batch = encode(bundle.spec, [patient], [request], [cands])
+        with torch.no_grad():
+            scores = bundle.model(batch.query, batch.cand, batch.numeric)[0].numpy()
+        top = np.argsort(-scores, kind="stable")[: req.k]
+        contribs = contributions(bundle.model, batch, top)
+        items = []
+        for rank, i in enumerate(top):
+            c = cands.columns
+            reasons = [phrase(g, raw=batch.raw[0, i], specialty=str(c["specialty"][i]),
+                              diagnosis=req.diagnosis_code,
+                              referrals_365d=float(c["referrals_received_365d"][i]))
+                       for g in top_reasons(contribs[rank])]
+            items.append(self._item(cands, int(i), float(scores[i]), reasons,
+                                    next_slot, float(batch.raw[0, i, 0])))
+        return RecommendResponse(model_version=version, degraded=False, items=items)
+
+    def _rule(self, req: RecommendRequest, patient: dict[str, Any], cands: CandidateTable,
+              next_slot: np.ndarray, why: str) -> RecommendResponse:
+        c = cands.columns
+        lat, lon = float(c["lat"].mean()), float(c["lon"].mean())
+        if self.bundle is not None:
+            lat, lon = self.bundle.spec.regions.get(str(patient.get("home_region")), (lat, lon))
+        scores = specialty_rule_scores(cands, diagnosis_code=req.diagnosis_code,
+                                       origin_tier=req.origin_tier, patient_lat=lat,
+                                       patient_lon=lon)
+        distance = haversine_km(lat, lon, c["lat"], c["lon"])
+        top = np.argsort(-scores, kind="stable")[: req.k]
+        items = []
+        for i in top:
+            specialty = str(c["specialty"][i]).replace("_", " ")
+            reasons = [f"rule: {specialty} for {req.diagnosis_code}",
+                       f"{distance[i]:.0f} km away"]
+            items.append(self._item(cands, int(i), float(scores[i]), reasons, next_slot,
+                                    float(distance[i])))
+        return RecommendResponse(model_version=None, degraded=True, degraded_reason=why,
+                                 items=items)
+
+    @staticmethod
+    def _item(cands: CandidateTable, i: int, score: float, reasons: list[str],
+              next_slot: np.ndarray, distance: float) -> RecommendItem:
+        c = cands.columns
+        slot = next_slot[i] if len(next_slot) > i else None
+        earliest = None if slot is None or pd.isna(slot) else pd.Timestamp(slot).isoformat()
+        return RecommendItem(practitioner_id=str(c["practitioner_id"][i]),
+                             institution_id=str(c["institution_id"][i]),
+                             specialty=str(c["specialty"][i]), score=round(score, 5),
+                             reasons=reasons, earliest_slot=earliest,
+                             distance_km=round(distance, 1))
+
+    def health(self) -> dict[str, Any]:
+        return {"model_version": self.version, "model_error": self.model_error,
+                "store_error": self.store_error,
+                "candidates": 0 if self.candidates is None else len(self.candidates),
+                "checked": (datetime.now(UTC) - timedelta(
+                    seconds=time.monotonic() - self._checked_at)).isoformat()}

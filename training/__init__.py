@@ -1,0 +1,1 @@
+"""Training sets from Feast, Lightning training, evaluation, MLflow logging and promotion."""

@@ -1,0 +1,35 @@
+"""The MLflow pyfunc face of a referral model version, for data scientists' notebooks.
+
+Serving does not go through pyfunc (it builds the module from the same bundle directly);
+this class lets ``mlflow.pyfunc.load_model("models:/referral-ranker@champion")`` score a
+referral given as a dict of patient features, request and candidate columns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import torch
+
+
+class ReferralRankerPyfunc(mlflow.pyfunc.PythonModel):
+    def load_context(self, context: Any) -> None:
+        from training.registry import RankerBundle
+
+        self.bundle = RankerBundle.load(Path(context.artifacts["bundle"]))
+
+    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        from models.referral import CandidateTable, encode
+
+        items = model_input if isinstance(model_input, list) else [model_input]
+        out = []
+        for item in items:
+            cands = CandidateTable.from_records(item["candidates"])
+            batch = encode(self.bundle.spec, [item["patient"]], [item["request"]], [cands])
+            with torch.no_grad():
+                scores = self.bundle.model(batch.query, batch.cand, batch.numeric)[0]
+            out.append(np.asarray(scores).tolist())
+        return out

@@ -1,0 +1,381 @@
+"""Train, evaluate and register the referral ranker.
+
+The model is trained with a softmax over every candidate of the referral's month (the
+chosen target is the positive): the synthetic region, like real referral data, records one
+chosen specialist per referral, and a softmax over all candidates is the likelihood of that
+choice. Baselines are scored on the same held-out referrals in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from models.baselines import popularity_scores, specialty_rule_scores
+from models.ranking_metrics import mean_with_ci, query_metrics
+from models.referral import FeatureSpec, ReferralRanker, encode
+from models.referral.encoding import NUMERIC, fit_normalisation, icd10_chapter_block
+from regioncare.settings import Settings
+from training import referral_data as rd
+from training.registry import CHALLENGER, RankerBundle
+
+EXPERIMENT = "referral-matching"
+METRICS = ("ndcg@5", "ndcg@10", "hit@5", "mrr")
+SUBGROUPS = ("origin_tier", "origin_region", "age_band", "sex")
+MIN_SUBGROUP = 30  # smaller subgroups give gaps that are mostly noise
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 7
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    dim: int = 16
+    hidden: int = 64
+    test_fraction: float = 0.2
+    promote_margin: float = 0.005  # NDCG@10 a challenger must gain to become champion
+    max_eval_referrals: int = 3000
+
+
+class _ReferralDataset(Dataset):
+    def __init__(self, data: rd.ReferralSet, spec: FeatureSpec, rows: np.ndarray,
+                 targets: np.ndarray) -> None:
+        self.data, self.spec, self.rows, self.targets = data, spec, rows, targets
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, ...]:
+        i = int(self.rows[k])
+        b = encode(self.spec, [self.data.patient(i)], [self.data.request(i)],
+                   [self.data.candidates(i)])
+        return b.query[0], b.cand[0], b.numeric[0], torch.tensor(int(self.targets[k]))
+
+
+class RankerSystem(pl.LightningModule):
+    """Lightning system around the plain ranker: loss, optimiser, nothing else."""
+
+    def __init__(self, model: ReferralRanker, *, lr: float, weight_decay: float) -> None:
+        super().__init__()
+        self.model = model
+        self.lr = lr
+        self.weight_decay = weight_decay
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        query, cand, numeric, target = batch
+        scores = self.model(query, cand, numeric)
+        return torch.nn.functional.cross_entropy(scores, target)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.model.parameters(), lr=self.lr,
+                                 weight_decay=self.weight_decay)
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    model_version: str
+    metrics: dict[str, Any]
+    champion: str | None
+    rows_without_features: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "model_version": self.model_version,
+                "metrics": self.metrics, "champion": self.champion,
+                "rows_without_features": self.rows_without_features}
+
+
+def fit_spec(settings: Settings, data: rd.ReferralSet, rows: np.ndarray) -> FeatureSpec:
+    train = data.referrals.iloc[rows]
+    codes = train["diagnosis_code"].astype(str)
+    letters = sorted({icd10_chapter_block(c)[0] for c in codes})
+    blocks = sorted({icd10_chapter_block(c)[1] for c in codes})
+    some = next(iter(data.months.values())).columns
+    regions = pd.read_parquet(settings.offline_dir / "regions.parquet")
+    spec = FeatureSpec(
+        letters=letters, blocks=blocks,
+        specialties=sorted(set(some["specialty"].tolist())),
+        sub_specialties=sorted(set(some["sub_specialty"].tolist())),
+        regions={r.region: (float(r.lat), float(r.lon)) for r in regions.itertuples()},
+    )
+    spec.index()
+    sample = rows[:: max(1, len(rows) // 300)]
+    raw = encode(spec, [data.patient(i) for i in sample], [data.request(i) for i in sample],
+                 [data.candidates(i) for i in sample]).raw
+    fit_normalisation(spec, raw)
+    return spec
+
+
+def train_model(data: rd.ReferralSet, spec: FeatureSpec, rows: np.ndarray,
+                targets: np.ndarray, config: TrainConfig) -> ReferralRanker:
+    pl.seed_everything(config.seed, workers=True)
+    sizes = spec.sizes
+    model = ReferralRanker(n_letters=sizes["letters"], n_blocks=sizes["blocks"],
+                           n_specialties=sizes["specialties"],
+                           n_sub_specialties=sizes["sub_specialties"], n_numeric=len(NUMERIC),
+                           dim=config.dim, hidden=config.hidden)
+    loader = DataLoader(_ReferralDataset(data, spec, rows, targets),
+                        batch_size=config.batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(config.seed))
+    trainer = pl.Trainer(max_epochs=config.epochs, accelerator="cpu", devices=1,
+                         deterministic=True, logger=False, enable_progress_bar=False,
+                         enable_checkpointing=False, enable_model_summary=False)
+    trainer.fit(RankerSystem(model, lr=config.lr, weight_decay=config.weight_decay), loader)
+    model.eval()
+    return model
+
+
+def score_model(model: ReferralRanker, spec: FeatureSpec, data: rd.ReferralSet,
+                rows: np.ndarray) -> np.ndarray:
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(rows), 128):
+            chunk = rows[start:start + 128]
+            b = encode(spec, [data.patient(i) for i in chunk], [data.request(i) for i in chunk],
+                       [data.candidates(i) for i in chunk])
+            out.append(model(b.query, b.cand, b.numeric).numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(data.candidate_ids)))
+
+
+def baseline_scores(spec: FeatureSpec, data: rd.ReferralSet, rows: np.ndarray
+                    ) -> dict[str, np.ndarray]:
+    pop, rule = [], []
+    for i in rows:
+        cands = data.candidates(int(i))
+        patient = data.patient(int(i))
+        lat, lon = spec.regions.get(str(patient.get("home_region")),
+                                    (float(cands.columns["lat"].mean()),
+                                     float(cands.columns["lon"].mean())))
+        pop.append(popularity_scores(cands))
+        rule.append(specialty_rule_scores(
+            cands, diagnosis_code=str(patient["diagnosis_code"]),
+            origin_tier=int(patient["origin_tier"]), patient_lat=lat, patient_lon=lon))
+    return {"popularity": np.stack(pop), "specialty_rule": np.stack(rule)}
+
+
+def ranking_report(scores: np.ndarray, targets: np.ndarray, groups: pd.DataFrame | None,
+                   *, seed: int) -> dict[str, Any]:
+    per_query: dict[str, list[float]] = {m: [] for m in METRICS}
+    for s, t in zip(scores, targets, strict=True):
+        rel = np.zeros(len(s))
+        rel[t] = 1.0
+        for name, value in query_metrics(s, rel).items():
+            per_query[name].append(value)
+    report: dict[str, Any] = {}
+    for name in METRICS:
+        stats = mean_with_ci(np.asarray(per_query[name]), seed=seed)
+        report[name] = round(stats["mean"], 4)
+        report[f"{name}_ci95"] = [round(stats["ci_low"], 4), round(stats["ci_high"], 4)]
+    if groups is not None:
+        ndcg = np.asarray(per_query["ndcg@10"])
+        gaps = {}
+        for col in SUBGROUPS:
+            means = [ndcg[(groups[col] == v).to_numpy()].mean()
+                     for v in groups[col].unique() if (groups[col] == v).sum() >= MIN_SUBGROUP]
+            gaps[col] = round(float(max(means) - min(means)), 4) if len(means) > 1 else 0.0
+        report["subgroup_gaps_ndcg@10"] = gaps
+        report["subgroup_max_gap_ndcg@10"] = max(gaps.values()) if gaps else 0.0
+    report["queries"] = len(targets)
+    return report
+
+
+def prepare(settings: Settings, config: TrainConfig) -> tuple[rd.ReferralSet, np.ndarray,
+                                                              np.ndarray]:
+    """The full referral set with features, and the train and test row numbers."""
+    from features.store import open_store
+
+    store = open_store(settings)
+    referrals = rd.good_referrals(rd.load_referrals(settings))
+    candidates = rd.candidate_universe(settings)
+    referrals = referrals[referrals["target_practitioner_id"].isin(candidates)]
+    data = rd.build_set(store, settings, referrals.reset_index(drop=True), candidates)
+    train, test = rd.time_split(data.referrals, test_fraction=config.test_fraction)
+    test_rows = test.index.to_numpy()[: config.max_eval_referrals]
+    return data, train.index.to_numpy(), test_rows
+
+
+def evaluate_all(settings: Settings, data: rd.ReferralSet, spec: FeatureSpec,
+                 model: ReferralRanker, rows: np.ndarray, *, seed: int,
+                 oracle_dir: Path | None) -> dict[str, Any]:
+    targets = data.target_index()[rows]
+    groups = data.referrals.iloc[rows][list(SUBGROUPS)].reset_index(drop=True)
+    metrics: dict[str, Any] = {
+        "model": ranking_report(score_model(model, spec, data, rows), targets, groups,
+                                seed=seed),
+        "baselines": {name: ranking_report(s, targets, None, seed=seed)
+                      for name, s in baseline_scores(spec, data, rows).items()},
+    }
+    oracle = oracle_scores(settings, data, rows, oracle_dir)
+    if oracle is not None:
+        metrics["oracle"] = ranking_report(oracle, targets, None, seed=seed)
+    return metrics
+
+
+def oracle_scores(settings: Settings, data: rd.ReferralSet, rows: np.ndarray,
+                  truth_dir: Path | None) -> np.ndarray | None:
+    """The hidden preference model's own ranking, where the region's ground truth exists."""
+    if truth_dir is None or not truth_dir.exists():
+        return None
+    from features.synth import load_ground_truth
+    from features.synth import oracle_scores as truth_scores
+
+    truth = load_ground_truth(truth_dir.parent,
+                              pseudonym_key=settings.pseudonym_key.get_secret_value())
+    scores = np.asarray(truth_scores(truth, data.referrals.iloc[rows],
+                                     list(data.candidate_ids)), dtype=np.float64)
+    return np.where(np.isfinite(scores), scores, -1e9)
+
+
+def _flat(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}".replace("@", "_at_")
+        if isinstance(value, dict):
+            out.update(_flat(value, name + "."))
+        elif isinstance(value, int | float):
+            out[name] = float(value)
+    return out
+
+
+def train_referral(settings: Settings, config: TrainConfig | None = None, *,
+                   progress: Any = None, truth_dir: Path | None = None) -> TrainResult:
+    import mlflow
+
+    from training import registry
+
+    config = config or TrainConfig()
+    step = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    step("point-in-time features from Feast")
+    data, train_rows, test_rows = prepare(settings, config)
+    if len(train_rows) == 0 or len(test_rows) == 0:
+        from regioncare.errors import UserError
+
+        raise UserError("not enough referrals to train on (ingest a region first)")
+    targets = data.target_index()
+    step("fitting")
+    spec = fit_spec(settings, data, train_rows)
+    model = train_model(data, spec, train_rows, targets[train_rows], config)
+    step("evaluating against baselines")
+    metrics = evaluate_all(settings, data, spec, model, test_rows, seed=config.seed,
+                           oracle_dir=truth_dir)
+    champion_before = registry.champion_version(settings, settings.referral_model_name)
+    if champion_before is not None:
+        try:
+            old = registry.load_alias(settings, settings.referral_model_name)
+            metrics["champion"] = ranking_report(
+                score_model(old.bundle.model, old.bundle.spec, data, test_rows),
+                targets[test_rows], None, seed=config.seed)
+            metrics["champion"]["version"] = old.version
+        except Exception as exc:  # an unreadable champion must not block a new version
+            metrics["champion"] = {"error": str(exc)}
+
+    step("logging to MLflow")
+    bundle = RankerBundle(model, spec, {"module": {
+        "n_letters": spec.sizes["letters"], "n_blocks": spec.sizes["blocks"],
+        "n_specialties": spec.sizes["specialties"],
+        "n_sub_specialties": spec.sizes["sub_specialties"], "n_numeric": len(NUMERIC),
+        "dim": config.dim, "hidden": config.hidden},
+        "feature_service": rd.SERVICE, "candidates": len(data.candidate_ids)})
+    exp_id = registry.experiment(settings, EXPERIMENT)
+    window = data.referrals["event_timestamp"]
+    with mlflow.start_run(experiment_id=exp_id) as run, tempfile.TemporaryDirectory() as tmp:
+        mlflow.log_params({**config.__dict__, "feature_service": rd.SERVICE,
+                           "train_referrals": len(train_rows), "test_referrals": len(test_rows),
+                           "candidates": len(data.candidate_ids),
+                           "data_window": f"{window.min()} .. {window.max()}"})
+        mlflow.log_metrics(_flat(metrics))
+        mlflow.log_dict(metrics, "metrics.json")
+        mlflow.log_text(model_card(config, metrics, len(train_rows), len(test_rows)),
+                        "model_card.md")
+        folder = Path(tmp) / "bundle"
+        bundle.save(folder)
+        from training.pyfunc import ReferralRankerPyfunc
+
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=ReferralRankerPyfunc(),
+            artifacts={"bundle": str(folder)},
+            pip_requirements=["torch==2.13.0", "mlflow==3.17.2", "numpy", "pandas"],
+            registered_model_name=settings.referral_model_name,
+        )
+        version = str(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias(settings.referral_model_name, CHALLENGER, version)
+    new_ndcg = metrics["model"]["ndcg@10"]
+    old_ndcg = metrics.get("champion", {}).get("ndcg@10")
+    if champion_before is None or old_ndcg is None or new_ndcg >= old_ndcg + config.promote_margin:
+        registry.promote(settings, settings.referral_model_name, version)
+    metrics["seconds"] = round(time.perf_counter() - started, 2)
+    return TrainResult(run.info.run_id, version,
+                       metrics, registry.champion_version(settings,
+                                                          settings.referral_model_name),
+                       data.rows_without_features)
+
+
+def model_card(config: TrainConfig, metrics: dict[str, Any], n_train: int, n_test: int) -> str:
+    lines = [
+        "# Referral ranker", "",
+        "Ranks specialist candidates for a referral by the chance of an accepted referral "
+        "with a good outcome. Trained on point-in-time features from the "
+        f"`{rd.SERVICE}` feature service; {n_train} training and {n_test} held-out "
+        "referrals (time-based split).", "",
+        "## Metrics on held-out referrals", "", "```json",
+        json.dumps({k: metrics[k] for k in ("model", "baselines", "oracle") if k in metrics},
+                   indent=2), "```", "",
+        "## Training configuration", "", "```json", json.dumps(config.__dict__, indent=2),
+        "```", "",
+        "Intended use: decision support for referring clinicians; the clinician chooses.",
+    ]
+    return "\n".join(lines)
+
+
+def evaluate_region(settings: Settings, region: Path, *, seed: int = 7,
+                    max_referrals: int = 3000, progress: Any = None) -> dict[str, Any]:
+    """The champion and the baselines on a region it was not trained on.
+
+    The region is ingested into its own home under ``var/eval/`` (its own record stores,
+    offline tables and Feast registry), so it never mixes with the training region.
+    """
+    from features.ingest import ingest
+    from features.store import apply, open_store
+    from regioncare.errors import UserError
+    from training.registry import load_alias
+
+    step = progress or (lambda _msg: None)
+    if not (region / "manifest.json").exists():
+        raise UserError(f"{region}: not a region folder (no manifest.json)")
+    champion = load_alias(settings, settings.referral_model_name)
+    home = settings.home / "eval" / region.resolve().name
+    local = Settings(**{**settings.model_dump(), "home": home})
+    local.ensure_dirs()
+    step("ingesting the evaluation region")
+    ingest([region], settings=local)
+    apply(local)
+    step("point-in-time features")
+    referrals = rd.good_referrals(rd.load_referrals(local))
+    candidates = rd.candidate_universe(local)
+    referrals = referrals[referrals["target_practitioner_id"].isin(candidates)]
+    referrals = referrals.tail(max_referrals).reset_index(drop=True)
+    data = rd.build_set(open_store(local), local, referrals, candidates)
+    rows = np.arange(len(data.referrals))
+    step("scoring")
+    bundle = champion.bundle
+    # The champion's vocabularies and scaling come with it; only region centroids are local.
+    spec = FeatureSpec.from_dict({**bundle.spec.to_dict(), "regions": {
+        r.region: (float(r.lat), float(r.lon))
+        for r in pd.read_parquet(local.offline_dir / "regions.parquet").itertuples()}})
+    metrics = evaluate_all(local, data, spec, bundle.model, rows, seed=seed,
+                           oracle_dir=region / "ground_truth")
+    return {"model_version": champion.version, "region": str(region), "metrics": metrics}

@@ -1,0 +1,145 @@
+"""The MLflow side: where runs and models live, the model bundle format, the aliases.
+
+Serving imports this module to load ``models:/<name>@champion``; it must stay free of
+Lightning and Feast imports.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from models.referral import FeatureSpec, ReferralRanker
+from regioncare.errors import UserError
+from regioncare.settings import Settings
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS = "previous-champion"
+
+
+def configure(settings: Settings) -> None:
+    import mlflow
+
+    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+
+
+def experiment(settings: Settings, name: str) -> str:
+    """The experiment's id, created with artefacts under ``mlflow/artifacts``."""
+    import mlflow
+
+    configure(settings)
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    return str(mlflow.create_experiment(name, artifact_location=settings.mlflow_artifact_root))
+
+
+@dataclass
+class RankerBundle:
+    """What a referral model version is: the module's weights, its arguments, its spec."""
+
+    model: ReferralRanker
+    spec: FeatureSpec
+    config: dict[str, Any]
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(self.model.state_dict(), folder / "weights.pt")
+        (folder / "spec.json").write_text(json.dumps(self.spec.to_dict()))
+        (folder / "config.json").write_text(json.dumps(self.config))
+
+    @classmethod
+    def load(cls, folder: Path) -> RankerBundle:
+        config = json.loads((folder / "config.json").read_text())
+        spec = FeatureSpec.from_dict(json.loads((folder / "spec.json").read_text()))
+        model = ReferralRanker(**config["module"])
+        model.load_state_dict(torch.load(folder / "weights.pt", weights_only=True))
+        model.eval()
+        return cls(model, spec, config)
+
+
+@dataclass
+class LoadedVersion:
+    name: str
+    version: str
+    bundle: RankerBundle
+
+
+def load_alias(settings: Settings, name: str, alias: str = CHAMPION) -> LoadedVersion:
+    """Download and build the model version an alias points at."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    configure(settings)
+    client = MlflowClient()
+    mv = client.get_model_version_by_alias(name, alias)
+    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}")
+    return LoadedVersion(name, str(mv.version), RankerBundle.load(Path(local) / "artifacts" /
+                                                                  "bundle"))
+
+
+def champion_version(settings: Settings, name: str) -> str | None:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    configure(settings)
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def list_versions(settings: Settings, name: str) -> list[dict[str, Any]]:
+    from mlflow import MlflowClient
+
+    configure(settings)
+    client = MlflowClient()
+    versions = client.search_model_versions(f"name='{name}'")
+    out = []
+    for mv in sorted(versions, key=lambda v: int(v.version)):
+        out.append({"version": str(mv.version), "run_id": mv.run_id,
+                    "aliases": list(mv.aliases), "created": mv.creation_timestamp})
+    return out
+
+
+def promote(settings: Settings, name: str, version: str) -> str:
+    """Point ``champion`` at a version; the old champion is remembered for rollback."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    configure(settings)
+    client = MlflowClient()
+    try:
+        client.get_model_version(name, version)
+    except MlflowException as exc:
+        raise UserError(f"model {name} has no version {version}") from exc
+    current = champion_version(settings, name)
+    if current is not None and current != version:
+        client.set_registered_model_alias(name, PREVIOUS, current)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    return version
+
+
+def rollback(settings: Settings, name: str) -> str:
+    """Move ``champion`` back to the version it pointed at before the last promotion."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    configure(settings)
+    client = MlflowClient()
+    try:
+        previous = client.get_model_version_by_alias(name, PREVIOUS).version
+    except MlflowException as exc:
+        raise UserError(f"model {name} has no earlier champion to roll back to") from exc
+    current = champion_version(settings, name)
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    if current is not None:
+        client.set_registered_model_alias(name, PREVIOUS, current)
+    return str(previous)
