@@ -193,7 +193,7 @@ def features_materialize(as_json: bool = JsonOpt) -> None:
 
 @train_app.command("referral")
 def train_referral(
-    epochs: int = typer.Option(8, min=1, help="Training epochs."),
+    epochs: int = typer.Option(20, min=1, help="Training epochs."),
     seed: int = typer.Option(7, help="Seed: same data and seed, same metrics."),
     as_json: bool = JsonOpt,
 ) -> None:

@@ -19,6 +19,7 @@ def prepare_environment(settings: Settings) -> None:
     os.environ.setdefault("PROMETHEUS_MULTIPROCESS_DIR", str(metrics_dir))
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("FEAST_USAGE", "False")
     os.environ.setdefault("DO_NOT_TRACK", "1")

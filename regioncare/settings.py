@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     online_store: str = Field("sqlite", description="sqlite (embedded) | redis (at scale)")
     redis_url: str = "127.0.0.1:6379"
 
+    # Collaboration API. database_url empty = the embedded SQLite file under home.
+    database_url: str = Field("", description="SQLAlchemy URL of the app database, e.g. "
+                                              "postgresql+psycopg://user:pw@127.0.0.1/regioncare")
+    access_token_minutes: int = Field(15, ge=1, description="lifetime of an access token")
+    refresh_token_hours: int = Field(12, ge=1, description="lifetime of a refresh token")
+    rate_limit_per_minute: int = Field(600, ge=1, description="requests per client per minute")
+    max_request_bytes: int = Field(1_048_576, ge=1024, description="largest accepted body")
+    password_hash_fast: bool = Field(False, description="cheap argon2 parameters; only "
+                                                        "allowed with environment=test")
+    sse_poll_s: float = Field(0.5, gt=0, description="how often the event stream looks for news")
+
     @cached_property
     def data_dir(self) -> Path:
         return self.home / "data"
@@ -63,7 +74,7 @@ class Settings(BaseSettings):
 
     @cached_property
     def app_db_url(self) -> str:
-        return f"sqlite:///{self.home / 'app.db'}"
+        return self.database_url or f"sqlite:///{self.home / 'app.db'}"
 
     @cached_property
     def mlflow_tracking_uri(self) -> str:

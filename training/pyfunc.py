@@ -21,7 +21,8 @@ class ReferralRankerPyfunc(mlflow.pyfunc.PythonModel):
 
         self.bundle = RankerBundle.load(Path(context.artifacts["bundle"]))
 
-    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+        # No type hints here: MLflow would try to derive a schema from them.
         from models.referral import CandidateTable, encode
 
         items = model_input if isinstance(model_input, list) else [model_input]
