@@ -300,7 +300,10 @@ def _mount_optional() -> None:
 def main() -> None:
     _mount_optional()
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns typer.Exit's code instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except UserError as exc:
         _fail(exc, 2)
     except CheckFailed as exc:

@@ -16,6 +16,7 @@ import torch
 URGENCIES = ("routine", "urgent", "emergency")
 EARTH_RADIUS_KM = 6371.0
 MAX_WAIT_DAYS = 60.0
+CONSTANT_SCALE = 1e9  # the std given to features that were constant in training
 
 # Per-(referral, candidate) numeric inputs, in order. Names are what explanations refer to.
 NUMERIC = (
@@ -233,6 +234,7 @@ def fit_normalisation(spec: FeatureSpec, raw: np.ndarray) -> None:
     flat = raw.reshape(-1, raw.shape[-1]).astype(np.float64)
     spec.mean = flat.mean(axis=0).round(6).tolist()
     std = flat.std(axis=0)
-    # A feature constant in training (e.g. no emergencies yet) must not blow up when it
-    # varies in serving: scale it by 1 instead of by ~0.
-    spec.std = np.where(std < 1e-3, 1.0, std).round(6).tolist()
+    # A feature that never varied in training taught the model nothing; if it varies in
+    # serving (e.g. next free slot, known only for the present) it must not move scores, so
+    # it is scaled to ~0 rather than extrapolated.
+    spec.std = np.where(std < 1e-3, CONSTANT_SCALE, std).round(6).tolist()

@@ -89,3 +89,15 @@ def test_ranking_metrics() -> None:
     # A tie is resolved against the relevant item: equal scores earn nothing.
     assert query_metrics(np.zeros(3), rel)["hit@5"] == 1.0
     assert query_metrics(np.zeros(3), rel)["mrr"] == 1 / 3
+
+
+def test_feature_constant_in_training_cannot_move_scores() -> None:
+    s = spec()
+    s.mean, s.std = [], []
+    train = encode(s, [{}], [{"diagnosis_code": "I21", "urgency": "routine"}],
+                   [candidates(3, next_free_slot_days=[60.0] * 3)])
+    fit_normalisation(s, train.raw)
+    live = encode(s, [{}], [{"diagnosis_code": "I21", "urgency": "routine"}],
+                  [candidates(3, next_free_slot_days=[0.5, 10.0, 60.0])])
+    column = NUMERIC.index("days_to_next_slot")
+    assert np.abs(live.numeric[0, :, column].numpy()).max() < 1e-6
