@@ -23,9 +23,11 @@ services:
 run: install
 	$(BIN)/regioncare up --scale tiny
 
-test: install services
+# services.sh installs/starts PostgreSQL on 127.0.0.1 and prints its URL; the API suite runs
+# on SQLite and on that database.
+test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	url=$$(bash scripts/services.sh --url) && REGIONCARE_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest -q
 
 lint: install
 	$(BIN)/ruff check .

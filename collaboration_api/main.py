@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -11,10 +12,21 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from collaboration_api import problems
-from collaboration_api.db import create_schema, make_engine, session_factory
+from collaboration_api.auth.router import router as auth_router
+from collaboration_api.consult.router import router as consult_router
+from collaboration_api.db import make_engine, migrate, session_factory
 from collaboration_api.directory.router import router as directory_router
+from collaboration_api.fhir.router import router as fhir_router
+from collaboration_api.hygiene import (
+    IdempotencyMiddleware,
+    RateLimitMiddleware,
+    SizeLimitMiddleware,
+)
+from collaboration_api.notifications.router import router as notifications_router
 from collaboration_api.referral.router import router as referral_router
 from collaboration_api.serving_client import ServingClient
+from collaboration_api.supervision.router import router as supervision_router
+from collaboration_api.telemedicine.router import router as telemedicine_router
 from regioncare import __version__
 from regioncare.settings import Settings
 
@@ -23,7 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
     settings.check_secrets()
     settings.ensure_dirs()
     engine = make_engine(settings.app_db_url)
-    create_schema(engine)
+    migrate(engine)  # Alembic: a new database is created, an older one upgraded
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -33,15 +45,25 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="RegionCare collaboration API", version=__version__, lifespan=lifespan,
                   description="Referral, consultation and the other collaboration areas of a "
-                              "regional medical alliance.")
+                              "regional medical alliance. Sign in at `POST /auth/token` and "
+                              "send `Authorization: Bearer <token>`; send an "
+                              "`Idempotency-Key` with every POST you may retry. Errors are "
+                              "RFC 9457 problem details.")
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.serving = ServingClient(settings)
     problems.install(app)
+    # Added innermost first: observability sees every answer, 413 and 429 included.
+    app.add_middleware(IdempotencyMiddleware, settings=settings, sessions=app.state.sessions)
+    app.add_middleware(RateLimitMiddleware, settings=settings)
+    app.add_middleware(SizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     _install_observability(app)
-    app.include_router(directory_router)
-    app.include_router(referral_router)
+    for router in (auth_router, directory_router, referral_router, consult_router,
+                   telemedicine_router, notifications_router, supervision_router, fhir_router):
+        app.include_router(router)
+
+    _document_idempotency(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -56,6 +78,32 @@ def create_app(settings: Settings) -> FastAPI:
                             status_code=200 if ready else 503)
 
     return app
+
+
+def _document_idempotency(app: FastAPI) -> None:
+    """Every POST (but the token endpoints) takes an Idempotency-Key: say so in OpenAPI."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for path, ops in schema.get("paths", {}).items():
+            post = ops.get("post")
+            if post is None or path.startswith("/auth/"):
+                continue
+            post.setdefault("parameters", []).append({
+                "name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "example": "9b2f6a3e-5c1d-4d7e-8f00-2a7c1b9e4d21",
+                "description": "Retry-safe POST: a retry with the same key and body gets "
+                               "the first answer (header Idempotent-Replayed: true); the "
+                               "same key with another body is 422; while the first is "
+                               "still running, 409."})
+            post.setdefault("responses", {}).setdefault("409", problems.PROBLEM_RESPONSES[409])
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _readiness(app: FastAPI) -> dict[str, dict[str, Any]]:
@@ -75,12 +123,20 @@ def _readiness(app: FastAPI) -> dict[str, dict[str, Any]]:
     return checks
 
 
-def _install_observability(app: FastAPI) -> None:
-    from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+@functools.cache
+def _metrics() -> tuple[Any, Any]:
+    """Process-wide collectors: several apps in one process (tests) share them."""
+    from prometheus_client import Counter, Histogram
 
-    latency = Histogram("regioncare_api_request_seconds", "API latency by route",
-                        ["method", "route", "status"])
-    errors = Counter("regioncare_api_errors_total", "5xx answers by route", ["route"])
+    return (Histogram("regioncare_api_request_seconds", "API latency by route",
+                      ["method", "route", "status"]),
+            Counter("regioncare_api_errors_total", "5xx answers by route", ["route"]))
+
+
+def _install_observability(app: FastAPI) -> None:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    latency, errors = _metrics()
 
     @app.middleware("http")
     async def observe(request: Request, call_next):  # type: ignore[no-untyped-def]

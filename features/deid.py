@@ -57,3 +57,19 @@ def check_table(df: pd.DataFrame, table: str) -> None:
     bad = FORBIDDEN_COLUMNS & set(df.columns)
     if bad:
         raise ValueError(f"{table}: direct identifier columns {sorted(bad)}")
+
+
+def sentinel_hits(offline_dir, sentinels: list[str]) -> int:
+    """How many of the planted identifier strings occur anywhere in the offline tables
+    (plant-and-scan; must be 0). Values are decoded from parquet, so compression does
+    not hide a leak."""
+    from pathlib import Path
+
+    values: set[str] = set()
+    for path in sorted(Path(offline_dir).glob("*.parquet")):
+        df = pd.read_parquet(path)
+        for c in df.columns:
+            values |= {str(v) for v in df[c].dropna().unique()}
+        values |= set(df.columns)
+    blob = "\n".join(sorted(values))
+    return sum(1 for s in sentinels if s and s in blob)

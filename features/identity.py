@@ -82,3 +82,36 @@ class DeterministicLinker:
              gender: str | None) -> str:
         return regional_patient_id(self._key, resident_id=resident_id, name=name,
                                    birth_date=birth_date, gender=gender)
+
+
+def link_quality(records_dir, identities_csv) -> dict[str, float | int]:
+    """Pairwise precision/recall of the pseudonyms in the record stores against a ground
+    truth ``identities.csv`` (institution, local_patient_id, person_id) - for the ingest
+    benchmark and for comparing linkers."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from features.records import RecordStore, list_stores
+
+    rows = []
+    for inst, path in list_stores(Path(records_dir)):
+        with RecordStore(path) as st:
+            for _, _, body in st.iter_records("Patient"):
+                d = json.loads(body)
+                rows.append((inst, d["id"], d["patient_id_regional"]))
+    got = pd.DataFrame(rows, columns=["institution", "local_patient_id", "pseudo"])
+    truth = pd.read_csv(identities_csv, dtype=str)
+    m = got.merge(truth, on=["institution", "local_patient_id"])
+
+    def pairs(sizes: pd.Series) -> int:
+        return int((sizes * (sizes - 1) // 2).sum())
+
+    predicted = pairs(m.groupby("pseudo").size())
+    actual = pairs(m.groupby("person_id").size())
+    true_pos = pairs(m.groupby(["pseudo", "person_id"]).size())
+    return {"records": len(m), "persons": int(m["person_id"].nunique()),
+            "pseudonyms": int(m["pseudo"].nunique()),
+            "link_precision": true_pos / predicted if predicted else 1.0,
+            "link_recall": true_pos / actual if actual else 1.0}

@@ -14,6 +14,7 @@ import json
 import os
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -96,6 +97,8 @@ def write_region_meta(settings, meta: dict) -> None:
     new = {**old, **meta}
     if "as_of" in old and "as_of" in meta:
         new["as_of"] = max(old["as_of"], meta["as_of"])
+    if "regions" in old and "regions" in meta:
+        new["regions"] = {**old["regions"], **meta["regions"]}
     if new != old:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -109,23 +112,46 @@ def read_region_meta(settings) -> dict:
 
 
 # ----------------------------------------------------------------------------- load
+# Fields read per resource type (JSON1 json_extract in SQLite: no Python JSON parsing,
+# only the columns the tables need are materialised).
+LOAD_FIELDS: dict[str, list[str]] = {
+    "Organization": ["id", "name", "tier", "region", "region_name_zh", "region_name_en"],
+    "Location": ["id", "lat", "lon"],
+    "Practitioner": ["id", "title", "experience_years", "#languages"],
+    "PractitionerRole": ["id", "practitioner", "specialty", "sub_specialty"],
+    "Schedule": ["id", "practitioner"],
+    "Slot": ["id", "schedule", "practitioner", "start", "end", "status"],
+    "Patient": ["id", "gender", "birthDate", "district", "registered",
+                "patient_id_regional", "resident_id"],
+    "Condition": ["id", "subject", "code", "onset"],
+    "ServiceRequest": ["id", "subject", "performer", "reasonCode", "urgency", "authoredOn"],
+    "Task": ["id", "focus", "status", "outcome", "lastModified", "execution_start"],
+}
+
+
 def load_records(records_dir: Path) -> dict[str, pd.DataFrame]:
-    """All normalised records of all stores, one DataFrame per resource type, with a
-    ``holder`` column (the institution whose store holds the record)."""
+    """The needed fields of every record of every store, one DataFrame per resource type,
+    with a ``holder`` column (the institution whose store holds the record). A field
+    ``#name`` is the length of the JSON array ``name`` (e.g. the number of languages)."""
     import sqlite3
 
-    rows: dict[str, list[dict]] = defaultdict(list)
+    parts: dict[str, list[pd.DataFrame]] = defaultdict(list)
     for inst, path in list_stores(records_dir):
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            for rtype, body in db.execute(
-                    "SELECT resource_type, body FROM records ORDER BY record_id"):
-                d = json.loads(body)
-                d["holder"] = inst
-                rows[rtype].append(d)
+            for rtype, flds in LOAD_FIELDS.items():
+                cols = ", ".join(
+                    f"json_array_length(body, '$.{f[1:]}')" if f.startswith("#")
+                    else f"json_extract(body, '$.{f}')" for f in flds)
+                rows = db.execute(f"SELECT {cols} FROM records WHERE resource_type=? "
+                                  "ORDER BY record_id", (rtype,)).fetchall()
+                if rows:
+                    df = pd.DataFrame(rows, columns=[f.lstrip("#") for f in flds])
+                    df["holder"] = inst
+                    parts[rtype].append(df)
         finally:
             db.close()
-    return {t: pd.DataFrame(v) for t, v in rows.items()}
+    return {t: pd.concat(v, ignore_index=True) for t, v in parts.items()}
 
 
 def _utc(s: pd.Series) -> pd.Series:
@@ -148,8 +174,10 @@ def _frame(recs: dict[str, pd.DataFrame], rtype: str, cols: list[str]) -> pd.Dat
 
 
 # ----------------------------------------------------------------------------- build
-def build_tables(recs: dict[str, pd.DataFrame], key, as_of: datetime | None = None
-                 ) -> dict[str, pd.DataFrame]:
+def build_tables(recs: dict[str, pd.DataFrame], key, as_of: datetime | None = None,
+                 regions: dict[str, dict] | None = None) -> dict[str, pd.DataFrame]:
+    """All offline tables from the loaded records. ``regions`` (from a manifest) gives
+    region centroids and names; otherwise they come from the institutions' records."""
     org = _frame(recs, "Organization", ["id", "name", "tier", "region", "region_name_zh",
                                         "region_name_en"])
     loc = _frame(recs, "Location", ["id", "lat", "lon"])
@@ -242,6 +270,13 @@ def build_tables(recs: dict[str, pd.DataFrame], key, as_of: datetime | None = No
     reg = inst.groupby("region", sort=True).agg(
         lat=("lat", "mean"), lon=("lon", "mean"), name_zh=("region_name_zh", "first"),
         name_en=("region_name_en", "first")).reset_index()
+    for code, info in sorted((regions or {}).items()):
+        if code not in set(reg["region"]):
+            reg = pd.concat([reg, pd.DataFrame([{"region": code}])], ignore_index=True)
+        for k in ("lat", "lon", "name_zh", "name_en"):
+            if info.get(k) not in (None, ""):
+                reg.loc[reg["region"] == code, k] = info[k]
+    reg = reg.sort_values("region").reset_index(drop=True)
     reg["lat"] = reg["lat"].astype(float).round(5)
     reg["lon"] = reg["lon"].astype(float).round(5)
     referrals = ref[[f.name for f in SCHEMAS["referrals"]]]
@@ -258,6 +293,11 @@ def _f(x) -> float:
     return v
 
 
+@lru_cache(maxsize=4096)
+def _flags(code: str) -> dict[str, int]:
+    return comorbidity_flags([code])
+
+
 def _patients_table(pat: pd.DataFrame, cond: pd.DataFrame, ref: pd.DataFrame,
                     pat_key: dict, as_of: pd.Timestamp) -> pd.DataFrame:
     cols = [f.name for f in SCHEMAS["patients"]]
@@ -268,10 +308,11 @@ def _patients_table(pat: pd.DataFrame, cond: pd.DataFrame, ref: pd.DataFrame,
                    _reg=pat["registered"].fillna("9999-12-31"))
     p = p.sort_values(["patient_id_regional", "_norid", "_reg", "holder", "id"])
     prof = p.drop_duplicates("patient_id_regional").set_index("patient_id_regional")
-    ev_parts = [pd.DataFrame({
-        "pid": p["patient_id_regional"].to_numpy(),
-        "t": _local_midnight(p["registered"]).to_numpy(),
-        "code": None, "is_ref": 0})]
+    # First seen = the earliest registration of any of the patient's records.
+    reg = pd.DataFrame({"pid": p["patient_id_regional"].to_numpy(),
+                        "t": _local_midnight(p["registered"]).to_numpy()})
+    reg = reg.groupby("pid", sort=True)["t"].min().reset_index()
+    ev_parts = [reg.assign(code=None, is_ref=0)]
     if not cond.empty:
         c_pid = [pat_key.get((h, s)) for h, s in zip(cond["holder"], cond["subject"],
                                                      strict=True)]
@@ -299,7 +340,7 @@ def _patients_table(pat: pd.DataFrame, cond: pd.DataFrame, ref: pd.DataFrame,
     chronic = np.array([bool(c) and is_chronic(c) for c in code.fillna("")])
     ev["n_chronic"] = (new_code & chronic).astype(int).groupby(ev["pid"]).cumsum()
     for flag in ("has_hypertension", "has_diabetes", "has_copd", "has_chd", "has_ckd"):
-        ind = np.array([comorbidity_flags([c])[flag] if c else 0 for c in code.fillna("")])
+        ind = np.array([_flags(c)[flag] if c else 0 for c in code.fillna("")])
         ev[flag] = pd.Series(ind, index=ev.index).groupby(ev["pid"]).cummax()
     w = np.array([DIAGNOSIS_BY_CODE[c].charlson if c in DIAGNOSIS_BY_CODE else 0
                   for c in code.fillna("")])
@@ -361,7 +402,8 @@ def _practitioners_table(pr: pd.DataFrame, ref: pd.DataFrame, slots: pd.DataFram
         "region": pr["region"].fillna("").astype(str),
         "lat": pd.to_numeric(pr["lat"], errors="coerce"),
         "lon": pd.to_numeric(pr["lon"], errors="coerce"),
-        "n_languages": [len(x) if isinstance(x, list) else 0 for x in pr["languages"]],
+        "n_languages": pd.to_numeric(pr["languages"], errors="coerce").fillna(0).astype(
+            "int64").to_numpy(),
     }).sort_values("practitioner_id").reset_index(drop=True)
     ids = base["practitioner_id"]
     if not slots.empty:
@@ -447,7 +489,8 @@ def _as_of_from_meta(settings) -> datetime | None:
 def rebuild_offline_tables(settings) -> dict[str, int]:
     """Rebuild every offline table from every record store; returns rows per table."""
     recs = load_records(settings.records_dir)
-    tables = build_tables(recs, settings.pseudonym_key, _as_of_from_meta(settings))
+    tables = build_tables(recs, settings.pseudonym_key, _as_of_from_meta(settings),
+                          read_region_meta(settings).get("regions"))
     out: dict[str, int] = {}
     for name, df in tables.items():
         write_table(df, Path(settings.offline_dir) / f"{name}.parquet", SCHEMAS[name])

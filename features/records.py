@@ -15,7 +15,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,6 +31,7 @@ def record_hash(body: bytes) -> str:
 
 
 # ----------------------------------------------------------------------------- model
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 # Times are ISO 8601 UTC strings ending in "Z"; dates are "YYYY-MM-DD".
 @dataclass
 class Resource:
@@ -43,7 +44,14 @@ class Resource:
         return f"{self.resourceType}/{self.id}"
 
     def to_dict(self) -> dict:
-        return {"resourceType": self.resourceType, **asdict(self)}
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
+        d: dict[str, Any] = {"resourceType": self.resourceType}
+        for n in names:
+            v = getattr(self, n)
+            d[n] = list(v) if isinstance(v, list) else v
+        return d
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.to_dict())
@@ -227,12 +235,25 @@ class RecordStore:
         return self.upsert(res.record_id, res.resourceType, res.to_bytes())
 
     def upsert_many(self, resources: Iterable[Resource]) -> int:
-        n = 0
-        with self.batch():
-            for r in resources:
-                self.upsert_resource(r)
-                n += 1
-        return n
+        """Upsert many records in one transaction (rows whose hash is unchanged are not
+        rewritten). Returns the number of records given."""
+        rows = []
+        patients = []
+        for r in resources:
+            body = r.to_bytes()
+            rows.append((r.record_id, r.resourceType, body, record_hash(body)))
+            if isinstance(r, Patient):
+                patients.append((r.id, r.name, r.gender, r.birthDate,
+                                 r.patient_id_regional))
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO records VALUES (?,?,?,?) ON CONFLICT(record_id) DO UPDATE SET "
+                "resource_type=excluded.resource_type, body=excluded.body, "
+                "sha256=excluded.sha256 WHERE records.sha256 != excluded.sha256", rows)
+            if patients:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO patient_index VALUES (?,?,?,?,?)", patients)
+        return len(rows)
 
     def get(self, record_id: str) -> bytes | None:
         row = self._db.execute("SELECT body FROM records WHERE record_id=?",

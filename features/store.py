@@ -8,6 +8,7 @@ model reads exactly what the service names.
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -100,20 +101,30 @@ def _source_files(settings: Settings) -> list[Path]:
 def materialize(settings: Settings, *, end: datetime | None = None) -> int:
     """Load rows newer than the last materialisation into the online store.
 
-    Returns how many source rows fell inside the materialised window. The first run has
-    no earlier end, so it starts at the oldest row (views have no TTL to start from).
+    Returns how many source rows fell inside the materialised windows. Incremental windows
+    follow event time, so a source file rewritten by a later ingest (new rows may carry old
+    event times) is materialised again from its oldest row: the file's size and mtime are
+    remembered per view to tell.
     """
     store = open_store(settings)
     end = end or datetime.now(UTC)
+    seen_path = settings.feast_dir / "materialized.json"
+    seen = json.loads(seen_path.read_text()) if seen_path.exists() else {}
     rows = 0
     for fv in store.list_feature_views():
         path = settings.feast_dir / fv.batch_source.path
+        stat = path.stat()
+        fingerprint = f"{stat.st_size}:{stat.st_mtime_ns}"
         ts = pd.read_parquet(path, columns=["event_timestamp"])["event_timestamp"]
-        last = fv.most_recent_end_time
+        if len(ts) == 0:
+            continue
+        last = fv.most_recent_end_time if seen.get(fv.name) == fingerprint else None
         start = last if last is not None else ts.min().to_pydatetime()
-        rows += int(((ts > pd.Timestamp(start)) | (last is None)).sum() if len(ts) else 0)
+        rows += int((ts >= pd.Timestamp(start)).sum())
         with contextlib.redirect_stdout(sys.stderr):  # feast prints progress to stdout
             store.materialize(start_date=start, end_date=end, feature_views=[fv.name])
+        seen[fv.name] = fingerprint
+    seen_path.write_text(json.dumps(seen))
     return rows
 
 

@@ -29,9 +29,14 @@ def run_up(settings: Settings, *, data: Path | None, scale: str, seed: int,
         f"{settings.serve_url} (Ray start-up takes ~15 s)")
     serving_app.start(settings)
     try:
+        from collaboration_api.auth.service import seed_demo_users
+
         accounts = settings.home / "demo-accounts.json"
-        accounts.write_text(json.dumps([], indent=2))  # accounts arrive with API part 1
-        say(f"demo accounts: none yet (written to {accounts})")
+        demo = seed_demo_users(settings)  # migrates the database first
+        accounts.write_text(json.dumps(demo, indent=2, ensure_ascii=False))
+        say(f"demo accounts (also in {accounts}):")
+        for a in demo:
+            say(f"  {a['role']:<15} {a['username']:<28} {a['password']}  ({a['institution']})")
         from collaboration_api.main import create_app
 
         api = create_app(settings)

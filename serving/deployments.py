@@ -25,6 +25,7 @@ class ReferralRecommender:
 
         prepare_environment(settings)
         self.predictor = ReferralPredictor(settings)
+        self.predictor.start_watch()
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Live settings from ``user_config`` (serve_config.yaml or ``serve.run``)."""
@@ -35,8 +36,14 @@ class ReferralRecommender:
 
         from serving.schemas import RecommendRequest
 
-        if request.url.path.rstrip("/").endswith("/health"):
+        path = request.url.path.rstrip("/")
+        if path.endswith("/health"):
             return JSONResponse(self.predictor.health())
+        if path.endswith("/metrics"):
+            from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+            from starlette.responses import Response
+
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
         try:
             body = RecommendRequest.model_validate(await request.json())
         except (ValidationError, ValueError) as exc:
@@ -45,5 +52,6 @@ class ReferralRecommender:
         return JSONResponse(result.model_dump(mode="json"))
 
     def check_health(self) -> None:
-        if self.predictor.candidates is None:
+        """Serve replaces a replica whose predictor cannot answer at all."""
+        if self.predictor.candidates is None or len(self.predictor.candidates) == 0:
             raise RuntimeError("predictor has no candidates: cannot score")

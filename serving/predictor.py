@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from prometheus_client import Counter, Gauge, Histogram
 
 from models.baselines import specialty_rule_scores
 from models.referral import CandidateTable, encode
@@ -25,6 +26,12 @@ from regioncare.settings import Settings
 from serving.schemas import RecommendItem, RecommendRequest, RecommendResponse
 
 log = logging.getLogger("regioncare.serving")
+
+LATENCY = Histogram("regioncare_recommend_seconds", "Recommendation latency in the predictor",
+                    ["model_version", "degraded"],
+                    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0))
+DEGRADED = Counter("regioncare_recommend_degraded_total", "Answers given by the rule fallback")
+MODEL_VERSION = Gauge("regioncare_recommend_model_version", "Champion version being served")
 
 SERVICE = "referral_matching_v1"
 PATIENT_VIEW = "patient_profile_fv"
@@ -45,6 +52,9 @@ class ReferralPredictor:
         self.store_error: str | None = None
         self.candidates: CandidateTable | None = None
         self.next_slot: np.ndarray = np.asarray([])
+        self._patient_refs: list[str] | None = None
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
         torch.set_num_threads(1)  # one request is small; threads only add contention
         self._open_store()
         self._load_model()
@@ -72,6 +82,7 @@ class ReferralPredictor:
                 loaded = load_alias(self.settings, self.settings.referral_model_name)
                 with self._lock:  # swap model and version together
                     self.bundle, self.version = loaded.bundle, loaded.version
+                MODEL_VERSION.set(float(loaded.version))
                 log.info("serving %s version %s", loaded.name, loaded.version)
             self.model_error = None
         except Exception as exc:
@@ -80,9 +91,27 @@ class ReferralPredictor:
         self._checked_at = time.monotonic()
 
     def maybe_reload(self) -> None:
-        """Follow the champion alias: promotion or rollback reaches serving within seconds."""
-        if time.monotonic() - self._checked_at >= self.reload_interval_s:
+        """Follow the champion alias: promotion or rollback reaches serving within seconds.
+
+        With a watcher thread running this does nothing: requests never wait for a load.
+        """
+        if self._watcher is None and time.monotonic() - self._checked_at >= self.reload_interval_s:
             self._load_model()
+
+    def start_watch(self) -> None:
+        """Poll the registry in the background and swap the model when the alias moves."""
+        if self._watcher is not None:
+            return
+
+        def watch() -> None:
+            while not self._stop.wait(self.reload_interval_s):
+                self._load_model()
+
+        self._watcher = threading.Thread(target=watch, name="champion-watch", daemon=True)
+        self._watcher.start()
+
+    def stop_watch(self) -> None:
+        self._stop.set()
 
     def refresh_candidates(self) -> int:
         """Load every candidate's latest features: online store first, offline as fallback."""
@@ -121,12 +150,25 @@ class ReferralPredictor:
 
     # -- answering -----------------------------------------------------------------------
     def _patient(self, patient_id: str) -> dict[str, Any]:
-        from features.store import online_rows
+        if self._patient_refs is None:  # resolved once: the registry read costs ~5 ms
+            from features.store import service_refs
 
-        row = online_rows(self.store, SERVICE, PATIENT_VIEW, "patient_id", [patient_id])
+            names = service_refs(self.store, SERVICE)[PATIENT_VIEW]
+            self._patient_refs = [f"{PATIENT_VIEW}:{n}" for n in names]
+        row = self.store.get_online_features(features=self._patient_refs,
+                                             entity_rows=[{"patient_id": patient_id}]).to_dict()
         return {k: v[0] for k, v in row.items()}
 
     def recommend(self, req: RecommendRequest) -> RecommendResponse:
+        started = time.perf_counter()
+        result = self._recommend(req)
+        LATENCY.labels(result.model_version or "none", str(result.degraded).lower()).observe(
+            time.perf_counter() - started)
+        if result.degraded:
+            DEGRADED.inc()
+        return result
+
+    def _recommend(self, req: RecommendRequest) -> RecommendResponse:
         self.maybe_reload()
         with self._lock:
             bundle, version, cands, next_slot = (self.bundle, self.version, self.candidates,

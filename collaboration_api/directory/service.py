@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from regioncare.settings import Settings
 
 MAX_PAGE = 200
+PATIENT_ROLES = ("clinician", "specialist", "scheduler", "radiologist")
 
 
 @dataclass(frozen=True)
@@ -77,3 +79,70 @@ def institution_tier(institution_id: str) -> int:
     """Tier from the institution code's letter: R1-T1 tertiary, -S secondary, -C community."""
     letter = institution_id.split("-")[-1][:1].upper()
     return {"T": 3, "S": 2, "C": 1}.get(letter, 1)
+
+
+def find_record(settings: Settings, resource_type: str, record_id: str,
+                institution_id: str | None = None) -> tuple[str, dict] | None:
+    """``(holder, resource)`` of a directory record (Organization, Practitioner, Schedule,
+    Slot, ...) from the record stores; the holder's store is searched first when given."""
+    import json
+
+    known = institutions(settings)
+    sites = [institution_id] if institution_id in known else []
+    sites += [s for s in known if s not in sites]
+    for site in sites:
+        with _store(settings, site) as store:
+            body = store.get(f"{resource_type}/{record_id}")
+        if body is not None:
+            return site, json.loads(body)
+    return None
+
+
+def practitioner_at(settings: Settings, institution_id: str, practitioner_id: str) -> bool:
+    """True when the institution's store lists this practitioner."""
+    if institution_id not in institutions(settings):
+        return False
+    with _store(settings, institution_id) as store:
+        return store.get(f"Practitioner/{practitioner_id}") is not None
+
+
+def first_practitioner(settings: Settings, institution_id: str) -> str | None:
+    import json
+
+    if institution_id not in institutions(settings):
+        return None
+    with _store(settings, institution_id) as store:
+        for _rid, _t, body in store.iter_records("Practitioner"):
+            return str(json.loads(body)["id"])
+    return None
+
+
+def practitioner_specialty(settings: Settings, institution_id: str,
+                           practitioner_id: str) -> str | None:
+    import json
+
+    if institution_id not in institutions(settings):
+        return None
+    with _store(settings, institution_id) as store:
+        for _rid, _t, body in store.iter_records("PractitionerRole"):
+            role = json.loads(body)
+            if role.get("practitioner") == practitioner_id:
+                return str(role.get("specialty") or "") or None
+    return None
+
+
+def patients_for(*, db: Any, settings: Settings, caller: Any, cursor: str | None,
+                 limit: int) -> tuple[list[dict], str | None]:
+    """The caller's institution's patients, for the roles that care for them; audited."""
+    from collaboration_api.supervision import audit
+
+    if not caller.has_role(*PATIENT_ROLES):
+        audit.deny(db, caller, 403, "role may not list patients", entity_type="Patient",
+                   entity_institution=caller.institution_id)
+    items, nxt = list_patients(settings, institution_id=caller.institution_id, cursor=cursor,
+                               limit=limit)
+    audit.record(db, caller, action="R", subtype="patient.list", entity_type="Patient",
+                 entity_institution=caller.institution_id,
+                 detail=f"{len(items)} patients listed")
+    db.commit()
+    return items, nxt

@@ -1,86 +1,135 @@
-"""Referral workflow services: keyword-only functions the routers call."""
+"""Two-way referral: keyword-only service functions the routers call.
+
+Up: create -> (recommendations) -> choose -> accept | decline (-> choose again) ->
+schedule -> arrive -> complete. Down: refer-back with discharge summary and follow-up
+plan -> the community closes the loop. Task.status and businessStatus follow FHIR.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from collaboration_api.auth.deps import Caller
 from collaboration_api.directory import service as directory
+from collaboration_api.pagination import decode_cursor
 from collaboration_api.problems import Problem
-from collaboration_api.referral.models import IdempotencyRecord, RecommendationLog, Referral
+from collaboration_api.referral.models import RecommendationLog, Referral
 from collaboration_api.referral.schemas import (
     RecommendationPage,
+    ReferBack,
     ReferralCreate,
-    ReferralRead,
 )
+from collaboration_api.schedule import service as schedule
 from collaboration_api.serving_client import ServingClient, ServingUnavailable
+from collaboration_api.supervision import audit
+from collaboration_api.telemedicine import service as telemedicine
+from collaboration_api.workflow import service as workflow
+from collaboration_api.workflow.schemas import ChoosePractitioner, Decline, ScheduleVisit
+from collaboration_api.workflow.service import CLINICAL, RECEIVING, Flow, Transition
 from regioncare.settings import Settings
 from serving.schemas import RecommendRequest
 
+OPEN = ("awaiting-choice", "awaiting-acceptance", "declined", "accepted", "scheduled")
+FLOW = Flow(
+    subject_type="referral", fhir_type="ServiceRequest", target_attr="target_institution_id",
+    transitions={t.action: t for t in (
+        Transition("choose", ("awaiting-choice", "declined"), "awaiting-acceptance", "origin",
+                   CLINICAL),
+        Transition("accept", ("awaiting-acceptance",), "accepted", "target", RECEIVING),
+        Transition("decline", ("awaiting-acceptance",), "declined", "target", RECEIVING),
+        Transition("schedule", ("accepted",), "scheduled", "target", RECEIVING),
+        Transition("arrive", ("scheduled",), "arrived", "target", RECEIVING),
+        Transition("complete", ("arrived",), "completed", "target", ("specialist",)),
+        Transition("refer-back", ("completed",), "referred-back", "target", ("specialist",)),
+        Transition("close", ("referred-back",), "closed", "origin", CLINICAL),
+        Transition("cancel", OPEN, "cancelled", "origin", CLINICAL),
+    )},
+    task_status={"awaiting-choice": "draft", "awaiting-acceptance": "requested",
+                 "declined": "rejected", "accepted": "accepted", "scheduled": "ready",
+                 "arrived": "in-progress", "completed": "in-progress",
+                 "referred-back": "in-progress", "closed": "completed",
+                 "cancelled": "cancelled"},
+)
 
-def _body_hash(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
-
-def create_referral(*, db: Session, settings: Settings, data: ReferralCreate,
-                    idempotency_key: str | None) -> tuple[int, dict[str, Any]]:
-    """Create a referral; a retry with the same Idempotency-Key gets the first answer."""
-    body_hash = _body_hash(data.model_dump())
-    record = None
-    if idempotency_key:
-        record = IdempotencyRecord(scope="POST /referrals", key=idempotency_key,
-                                   body_hash=body_hash)
-        db.add(record)
-        try:
-            db.flush()
-        except IntegrityError:
-            db.rollback()
-            first = db.scalars(select(IdempotencyRecord).where(
-                IdempotencyRecord.scope == "POST /referrals",
-                IdempotencyRecord.key == idempotency_key)).one()
-            if first.body_hash != body_hash:
-                raise Problem(422, "Idempotency-Key reused",
-                              "this Idempotency-Key was used with a different body") from None
-            if first.status_code is None:
-                raise Problem(409, "Request in progress",
-                              "the first request with this Idempotency-Key is still running"
-                              ) from None
-            return first.status_code, dict(first.response or {})
-
-    patient = directory.find_patient(settings, data.patient_id)
+def create_referral(*, db: Session, settings: Settings, caller: Caller,
+                    data: ReferralCreate) -> Referral:
+    """A referral for a patient of the caller's own institution."""
+    if not caller.has_role(*CLINICAL):
+        audit.deny(db, caller, 403, f"a {caller.role} may not create referrals",
+                   entity_type="ServiceRequest", action="C",
+                   entity_institution=caller.institution_id)
+    patient = directory.find_patient(settings, data.patient_id, caller.institution_id)
     if patient is None:
-        db.rollback()
-        raise Problem(404, "Unknown patient", f"no patient {data.patient_id!r} is known")
-    referral = Referral(id=str(uuid.uuid4()), institution_id=patient.institution_id,
+        audit.deny(db, caller, 404, f"no patient {data.patient_id!r} at "
+                                    f"{caller.institution_id}", entity_type="Patient",
+                   entity_id=data.patient_id, action="C",
+                   entity_institution=caller.institution_id, title="Unknown patient")
+    referral = Referral(id=str(uuid.uuid4()), institution_id=caller.institution_id,
                         patient_id=data.patient_id, patient_ref=patient.pseudonym,
                         diagnosis_code=data.diagnosis_code, urgency=data.urgency,
-                        reason=data.reason)
+                        reason=data.reason, requester_id=caller.id,
+                        attachments=[a.model_dump() for a in data.attachments],
+                        status="draft", business_status="awaiting-choice")
     db.add(referral)
     db.flush()
-    body = ReferralRead.model_validate(referral).model_dump(mode="json")
-    if record is not None:
-        record.status_code, record.response = 201, body
+    workflow.db_event(db, caller, FLOW, referral, "create")
+    audit.record(db, caller, action="C", subtype="referral.create",
+                 entity_type="ServiceRequest", entity_id=referral.id,
+                 patient_ref=referral.patient_ref, entity_institution=caller.institution_id)
     db.commit()
-    return 201, body
-
-
-def get_referral(*, db: Session, referral_id: str) -> Referral:
-    referral = db.get(Referral, referral_id)
-    if referral is None:
-        raise Problem(404, "Not found", f"no referral {referral_id}")
     return referral
 
 
-def recommendations(*, db: Session, settings: Settings, serving: ServingClient,
+def list_referrals(*, db: Session, caller: Caller, side: str | None, business_status: str | None,
+                   cursor: str | None, limit: int) -> tuple[list[Referral], str | None]:
+    """Referrals the caller's institution sent or receives, newest first."""
+    inst = caller.institution_id
+    stmt = select(Referral)
+    if side == "sent":
+        stmt = stmt.where(Referral.institution_id == inst)
+    elif side == "received":
+        stmt = stmt.where(Referral.target_institution_id == inst)
+    else:
+        stmt = stmt.where(or_(Referral.institution_id == inst,
+                              Referral.target_institution_id == inst))
+    if business_status:
+        stmt = stmt.where(Referral.business_status == business_status)
+    offset = decode_cursor(cursor) or 0
+    rows = list(db.scalars(stmt.order_by(Referral.created_at.desc(), Referral.id)
+                           .offset(offset).limit(limit + 1)))
+    audit.record(db, caller, action="R", subtype="referral.list", entity_type="ServiceRequest",
+                 entity_institution=inst, detail=f"{min(len(rows), limit)} referrals listed")
+    db.commit()
+    return rows[:limit], (str(offset + limit) if len(rows) > limit else None)
+
+
+def get_referral(*, db: Session, caller: Caller, referral_id: str) -> Referral:
+    referral = workflow.load_visible(db, caller, FLOW, Referral, referral_id)
+    audit.record(db, caller, action="R", subtype="referral.read", entity_type="ServiceRequest",
+                 entity_id=referral.id, patient_ref=referral.patient_ref,
+                 entity_institution=referral.institution_id)
+    db.commit()
+    return referral
+
+
+def detail(*, db: Session, referral: Referral) -> dict[str, Any]:
+    return {"history": workflow.history(db, "referral", referral.id),
+            "decisions": workflow.decisions(db, "referral", referral.id)}
+
+
+def recommendations(*, db: Session, settings: Settings, serving: ServingClient, caller: Caller,
                     referral_id: str, k: int = 10, request_id: str | None = None
                     ) -> RecommendationPage:
-    referral = get_referral(db=db, referral_id=referral_id)
+    referral = workflow.load_visible(db, caller, FLOW, Referral, referral_id)
+    if FLOW.side_of(caller, referral) != "origin" or not caller.has_role(*CLINICAL):
+        audit.deny(db, caller, 403, "only the requesting clinicians see the suggestions",
+                   entity_type="ServiceRequest", entity_id=referral.id,
+                   patient_ref=referral.patient_ref, entity_institution=referral.institution_id)
     req = RecommendRequest(patient_id=referral.patient_ref,
                            diagnosis_code=referral.diagnosis_code, urgency=referral.urgency,
                            origin_institution_id=referral.institution_id,
@@ -92,6 +141,97 @@ def recommendations(*, db: Session, settings: Settings, serving: ServingClient,
     db.add(RecommendationLog(referral_id=referral.id, model_version=result.model_version,
                              degraded=result.degraded,
                              items=[i.model_dump(mode="json") for i in result.items]))
+    audit.record(db, caller, action="E", subtype="referral.recommendations",
+                 entity_type="ServiceRequest", entity_id=referral.id,
+                 patient_ref=referral.patient_ref, entity_institution=referral.institution_id,
+                 detail=f"model {result.model_version}, degraded={result.degraded}")
     db.commit()
     return RecommendationPage(referral_id=referral.id, model_version=result.model_version,
                               degraded=result.degraded, items=result.items)
+
+
+def _suggestions(db: Session, referral_id: str) -> list[tuple[str | None, list[dict]]]:
+    logs = db.scalars(select(RecommendationLog).where(
+        RecommendationLog.referral_id == referral_id).order_by(RecommendationLog.id.desc()))
+    return [(log.model_version, list(log.items or [])) for log in logs]
+
+
+def transition(*, db: Session, settings: Settings, caller: Caller, referral_id: str,
+               action: str, body: Any = None) -> Referral:
+    """Take one checked step of the workflow."""
+    referral = workflow.load_visible(db, caller, FLOW, Referral, referral_id, action="U")
+    workflow.apply(db, caller, FLOW, referral, action, check_only=True)
+    extra: dict[str, Any] = {}
+    if action == "choose":
+        assert isinstance(body, ChoosePractitioner)
+        _choose(db, settings, caller, referral, body)
+        extra = {"practitioner_id": referral.target_practitioner_id,
+                 "institution_id": referral.target_institution_id}
+    elif action in ("accept", "decline"):
+        reason = body.reason if isinstance(body, Decline) else None
+        referral.status_reason = reason
+        workflow.decide(db, caller, subject_type="referral", subject_id=referral.id,
+                        practitioner_id=referral.target_practitioner_id or "",
+                        institution_id=referral.target_institution_id or "",
+                        decision="accepted" if action == "accept" else "declined",
+                        suggestions=_suggestions(db, referral.id), reason=reason)
+        extra = {"reason": reason} if reason else {}
+    elif action == "schedule":
+        assert isinstance(body, ScheduleVisit)
+        appt = schedule.book(db, subject_type="referral", subject_id=referral.id,
+                             institution_id=referral.target_institution_id or "",
+                             requester_institution=referral.institution_id,
+                             practitioner_id=body.practitioner_id
+                             or referral.target_practitioner_id,
+                             patient_ref=referral.patient_ref, start=body.start,
+                             minutes=body.minutes)
+        referral.appointment_id = appt.id
+        extra = {"appointment_id": appt.id, "start": body.start.isoformat()}
+    elif action == "arrive":
+        schedule.set_status(db, referral.appointment_id, "arrived")
+        enc = telemedicine.open_encounter(db, subject_type="referral", subject_id=referral.id,
+                                          institution_id=referral.target_institution_id or "",
+                                          requester_institution=referral.institution_id,
+                                          patient_ref=referral.patient_ref, virtual=False)
+        referral.encounter_id = enc.id
+        extra = {"encounter_id": enc.id}
+    elif action == "complete":
+        schedule.set_status(db, referral.appointment_id, "fulfilled")
+        telemedicine.close_encounter(db, referral.encounter_id)
+    elif action == "refer-back":
+        assert isinstance(body, ReferBack)
+        referral.discharge_summary = body.discharge_summary
+        referral.follow_up_plan = body.follow_up_plan
+    elif action == "cancel":
+        schedule.set_status(db, referral.appointment_id, "cancelled")
+        referral.status_reason = body.reason if isinstance(body, Decline) else None
+    workflow.apply(db, caller, FLOW, referral, action, detail=extra)
+    db.commit()
+    return referral
+
+
+def _choose(db: Session, settings: Settings, caller: Caller, referral: Referral,
+            body: ChoosePractitioner) -> None:
+    suggestions = _suggestions(db, referral.id)
+    institution = body.institution_id
+    if institution is None:
+        for _version, items in suggestions:
+            match = next((i for i in items if i.get("practitioner_id") == body.practitioner_id),
+                         None)
+            if match:
+                institution = match.get("institution_id")
+                break
+    if institution is None:
+        raise Problem(422, "Institution needed", "the practitioner was not suggested for this "
+                                                 "referral: give institution_id")
+    if institution == referral.institution_id:
+        raise Problem(422, "Same institution", "a referral goes to another institution")
+    if not directory.practitioner_at(settings, institution, body.practitioner_id):
+        raise Problem(422, "Unknown practitioner",
+                      f"no practitioner {body.practitioner_id!r} at {institution}")
+    referral.target_practitioner_id = body.practitioner_id
+    referral.target_institution_id = institution
+    referral.status_reason = None
+    workflow.decide(db, caller, subject_type="referral", subject_id=referral.id,
+                    practitioner_id=body.practitioner_id, institution_id=institution,
+                    decision="chosen", suggestions=suggestions)

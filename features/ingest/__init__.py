@@ -29,6 +29,8 @@ from regioncare.errors import UserError
 SUPPORTED = ("fhir", "csv")
 LATER = ("hl7v2", "omop", "dicom")
 BATCH = 2000
+# The report lists the first rejects; the quarantine file holds all of them.
+MAX_REPORTED_REJECTS = 1000
 _INST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
@@ -65,7 +67,7 @@ def _detect(path: Path) -> str:
     if path.is_dir():
         if (path / "mapping.json").exists():
             return "csv"
-        if any(path.glob("*.json")):
+        if any(path.glob("*.json")) or any(path.glob("*.ndjson")):
             return "fhir"
         raise UserError(f"cannot tell the format of {path}: no mapping.json and no .json "
                         f"files; pass --format")
@@ -101,13 +103,33 @@ def resolve_sources(paths: list[Path], institution: str | None, fmt: str
                 raise UserError(f"cannot read {manifest}: {e}") from e
             if man.get("as_of"):
                 meta["as_of"] = str(man["as_of"])
+            regions = {}
+            for r in man.get("regions") or []:
+                if isinstance(r, dict) and r.get("region"):
+                    regions[str(r["region"])] = {
+                        k: r[k] for k in ("name_zh", "name_en", "lat", "lon") if k in r}
+            if regions:
+                meta.setdefault("regions", {}).update(regions)
+            listed = [str(ex.get("institution")) for ex in exports]
+            if institution and institution not in listed:
+                raise UserError(f"institution {institution} is not in {manifest}")
+            if not isinstance(exports, list) or not all(
+                    isinstance(ex, dict) and ex.get("institution") and ex.get("path")
+                    for ex in exports):
+                raise UserError(f"{manifest}: exports must be a list of "
+                                "{institution, format, path}")
             for ex in exports:
                 inst = _check_inst(str(ex["institution"]))
                 if institution and inst != institution:
                     continue
+                target = (path / str(ex["path"])).resolve()
+                if not target.is_relative_to(path.resolve()):
+                    raise UserError(f"{manifest}: export path {ex['path']!r} leaves the folder")
                 efmt = str(ex.get("format", "auto"))
                 if efmt in LATER:
                     raise UserError(f"format {efmt} is not supported yet")
+                if efmt not in ("auto", *SUPPORTED):
+                    raise UserError(f"{manifest}: unknown format {efmt!r} for {inst}")
                 sources.append(Source(inst, efmt if efmt != "auto" else _detect(
                     path / ex["path"]), path / ex["path"]))
             continue
@@ -115,6 +137,10 @@ def resolve_sources(paths: list[Path], institution: str | None, fmt: str
             raise UserError(f"{path} has no manifest.json: pass --institution CODE")
         inst = _check_inst(institution)
         f = fmt if fmt != "auto" else _detect(path)
+        if f == "csv" and not ((path.parent if path.is_file() else path)
+                               / "mapping.json").exists():
+            raise UserError(f"no mapping.json next to {path}: the CSV columns cannot be "
+                            "mapped")
         if f == "csv" and path.is_file():
             sources.append(Source(inst, "csv", path.parent, only=path))
         else:
@@ -124,10 +150,11 @@ def resolve_sources(paths: list[Path], institution: str | None, fmt: str
 
 def _iter_source(src: Source, linker: PatientLinker) -> Iterator[Resource | Reject]:
     if src.fmt == "fhir":
-        files = sorted(src.path.glob("*.json")) if src.path.is_dir() else [src.path]
+        files = (sorted([*src.path.glob("*.json"), *src.path.glob("*.ndjson")])
+                 if src.path.is_dir() else [src.path])
         files = [f for f in files if f.name != "mapping.json"]
         if not files:
-            yield Reject(str(src.path), "folder", "no .json files")
+            yield Reject(str(src.path), "folder", "no .json or .ndjson files")
         for f in files:
             yield from read_fhir_file(f, src.institution, linker)
     elif src.fmt == "csv":
@@ -153,51 +180,51 @@ def ingest(paths: list[Path], *, settings, institution: str | None = None,
     report = IngestReport()
     by_type: Counter[str] = Counter()
     stores: dict[str, RecordStore] = {}
-    try:
-        for src in sources:
-            store = stores.get(src.institution)
-            if store is None:
-                store = RecordStore.for_institution(settings.records_dir, src.institution)
-                stores[src.institution] = store
-            pending: list[Resource] = []
-            handled = 0
-
-            def flush(store: RecordStore = store) -> None:
-                nonlocal pending
-                if pending:
-                    store.upsert_many(pending)
-                    pending = []
-
-            for item in _iter_source(src, linker):
-                handled += 1
-                if isinstance(item, Reject):
-                    report.rejects.append(item.to_json())
-                else:
-                    pending.append(item)
-                    by_type[item.resourceType] += 1
-                if len(pending) >= BATCH:
-                    flush()
-                if progress is not None and handled >= 500:
-                    progress(handled)
-                    handled = 0
-            flush()
-            if progress is not None and handled:
-                progress(handled)
-    finally:
-        for s in stores.values():
-            s.close()
-    report.by_type = dict(sorted(by_type.items()))
-    report.accepted = sum(by_type.values())
-    report.rejected = len(report.rejects)
     digest = hashlib.sha256("\n".join(
         f"{s.institution}|{s.fmt}|{s.path.resolve()}|{s.only}" for s in sources
     ).encode()).hexdigest()[:12]
     qpath = settings.quarantine_dir / f"ingest-{digest}.jsonl"
-    tmp = qpath.with_suffix(".jsonl.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for r in report.rejects:
-            fh.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
-    os.replace(tmp, qpath)
+    tmp = qpath.with_name(f".{qpath.name}.tmp")
+    rejected = 0
+    try:
+        with tmp.open("w", encoding="utf-8") as quarantine:
+            for src in sources:
+                store = stores.get(src.institution)
+                if store is None:
+                    store = RecordStore.for_institution(settings.records_dir, src.institution)
+                    stores[src.institution] = store
+                pending: list[Resource] = []
+                handled = 0
+                for item in _iter_source(src, linker):
+                    handled += 1
+                    if isinstance(item, Reject):
+                        rejected += 1
+                        entry = item.to_json()
+                        quarantine.write(json.dumps({**entry, "institution": src.institution},
+                                                    ensure_ascii=False, sort_keys=True) + "\n")
+                        if len(report.rejects) < MAX_REPORTED_REJECTS:
+                            report.rejects.append(entry)
+                    else:
+                        pending.append(item)
+                        by_type[item.resourceType] += 1
+                    if len(pending) >= BATCH:
+                        store.upsert_many(pending)
+                        pending = []
+                    if progress is not None and handled >= 500:
+                        progress(handled)
+                        handled = 0
+                if pending:
+                    store.upsert_many(pending)
+                if progress is not None and handled:
+                    progress(handled)
+        os.replace(tmp, qpath)
+    finally:
+        tmp.unlink(missing_ok=True)
+        for st in stores.values():
+            st.close()
+    report.by_type = dict(sorted(by_type.items()))
+    report.accepted = sum(by_type.values())
+    report.rejected = rejected
     report.quarantine = str(qpath)
     if meta:
         write_region_meta(settings, meta)

@@ -233,6 +233,9 @@ def read_fhir_file(path: Path, inst: str, linker: PatientLinker
     if not raw.strip():
         yield Reject(src, "file", "empty file")
         return
+    if path.suffix.lower() == ".ndjson":
+        yield from _read_ndjson(raw, src, inst, linker)
+        return
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
@@ -256,6 +259,35 @@ def read_fhir_file(path: Path, inst: str, linker: PatientLinker
         res = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(res, dict):
             yield Reject(src, pos, "entry without resource")
+            continue
+        try:
+            yield normalise(res, inst, linker)
+        except BadRecord as e:
+            yield Reject(src, pos, f"{res.get('resourceType')}/{res.get('id')}: {e}")
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
+            yield Reject(src, pos, f"{res.get('resourceType')}/{res.get('id')}: malformed "
+                                   f"({type(e).__name__}: {e})")
+
+
+def _read_ndjson(raw: bytes, src: str, inst: str, linker: PatientLinker
+                 ) -> Iterator[Resource | Reject]:
+    """FHIR bulk-data NDJSON: one resource per line."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        yield Reject(src, "file", f"not UTF-8: {e.reason} at byte {e.start}")
+        return
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        pos = f"line {n}"
+        try:
+            res = json.loads(line)
+        except json.JSONDecodeError as e:
+            yield Reject(src, pos, f"invalid JSON: {e.msg}")
+            continue
+        if not isinstance(res, dict):
+            yield Reject(src, pos, "not a FHIR resource")
             continue
         try:
             yield normalise(res, inst, linker)

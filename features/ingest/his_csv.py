@@ -110,7 +110,10 @@ class Mapping:
 
 def _row_to_resources(kind: str, r: dict, m: Mapping, inst: str,
                       linker: PatientLinker) -> list[Resource]:
-    g = r.get
+    def g(k: str, default: str = "") -> str:
+        v = r.get(k)
+        return default if v is None or v == "" else str(v)
+
     if kind == "institution":
         code = g("code") or inst
         out: list[Resource] = [Organization(
@@ -210,8 +213,8 @@ def read_csv_file(path: Path, kind: str, m: Mapping, inst: str, linker: PatientL
         first = True
         seen_schedules: set[str] = set()
         for chunk in reader:
-            chunk = chunk.rename(columns={c: colmap.get(c.strip(), c.strip())
-                                          for c in chunk.columns})
+            names = {c: str(c).strip().lstrip("\ufeff") for c in chunk.columns}
+            chunk = chunk.rename(columns={c: colmap.get(n, n) for c, n in names.items()})
             if first:
                 missing = [f for f in FIELDS[kind] if f not in chunk.columns]
                 if missing:
@@ -237,7 +240,7 @@ def read_csv_file(path: Path, kind: str, m: Mapping, inst: str, linker: PatientL
         yield Reject(src, "file", "empty file")
     except UnicodeDecodeError as e:
         yield Reject(src, "file", f"cannot decode as {m.encoding}: {e.reason}")
-    except (pd.errors.ParserError, ValueError) as e:
+    except (pd.errors.ParserError, ValueError, LookupError) as e:
         yield Reject(src, "file", f"unreadable CSV: {str(e).splitlines()[0]}")
 
 
@@ -245,8 +248,14 @@ def read_csv_folder(folder: Path, inst: str, linker: PatientLinker,
                     only: Path | None = None) -> Iterator[Resource | Reject]:
     mapping_path = folder / "mapping.json"
     if not mapping_path.exists():
-        raise UserError(f"no mapping.json in {folder}: the CSV columns cannot be mapped")
-    m = Mapping(mapping_path)
+        yield Reject(str(folder), "mapping.json", "no mapping.json: the CSV columns cannot "
+                                                  "be mapped")
+        return
+    try:
+        m = Mapping(mapping_path)
+    except UserError as e:
+        yield Reject(str(mapping_path), "file", str(e))
+        return
     for kind in KINDS:
         spec = m.files.get(kind)
         if not spec:

@@ -111,6 +111,8 @@ def fhir_directory(inst: pd.Series, region: pd.Series, staff: pd.DataFrame,
                                                                        f"{compact(code)}"},
            "position": {"latitude": float(inst["lat"]), "longitude": float(inst["lon"])}}
     out = [org, loc]
+    horizon = ({"start": _d(slots["start"].min()), "end": _d(slots["end"].max())}
+               if len(slots) else {})
     for p in staff.itertuples():
         pid = p.practitioner_id
         out.append({
@@ -139,6 +141,7 @@ def fhir_directory(inst: pd.Series, region: pd.Series, staff: pd.DataFrame,
                 "actor": [{"reference": f"Practitioner/{pid}"}],
                 "serviceType": [{"coding": [{"system": SPECIALTY_SYSTEM,
                                              "code": p.specialty}]}],
+                "planningHorizon": horizon,
                 "comment": f"weekly clinic sessions: {sessions[pid]}"})
     for s in slots.itertuples():
         out.append({"resourceType": "Slot", "id": s.slot_id,
@@ -186,7 +189,8 @@ def fhir_referral(r: dict) -> list[dict]:
     sr = {"resourceType": "ServiceRequest", "id": sid,
           "identifier": [{"system": local_system(r["institution"], "referral"),
                           "value": sid}],
-          "status": "completed" if r["status"] == "completed" else "active",
+          "status": {"completed": "completed", "declined": "revoked"}.get(r["status"],
+                                                                          "active"),
           "intent": "order",
           "category": [{"coding": [{"system": "http://snomed.info/sct", "code": "3457005",
                                     "display": "Patient referral"}]}],
@@ -276,6 +280,15 @@ VENDORS: dict[str, dict[str, dict[str, str]]] = {
                       "visit": "jzsj"},
     },
 }
+# Each installation renames some columns (configured by the hospital's IT department).
+ALIASES: dict[str, dict[str, list[str]]] = {
+    "zh": {"local_id": ["病人ID", "患者编号", "门诊号"], "birth_date": ["出生日期", "出生年月日"],
+           "resident_id": ["身份证号", "身份证号码", "证件号码"], "phone": ["联系电话", "手机号"]},
+    "en": {"local_id": ["PAT_ID", "PATIENT_NO", "MRN"], "birth_date": ["DOB", "BIRTH_DATE"],
+           "resident_id": ["ID_CARD_NO", "IDNO", "CERT_NO"], "phone": ["TEL", "MOBILE"]},
+    "py": {"local_id": ["brid", "hzbh", "mzh"], "birth_date": ["csrq", "csny"],
+           "resident_id": ["sfzh", "zjhm"], "phone": ["lxdh", "sjh"]},
+}
 VALUE_CODES: dict[str, dict[str, dict[str, str]]] = {
     # regional value -> local value
     "zh": {"gender": {"male": "男", "female": "女", "unknown": "未知"},
@@ -315,6 +328,7 @@ class CsvWriter:
     encoding: str
     diag_style: str  # "local" (ZD0001 codes) or "national" (GB/T 14396 style I10.x00)
     dept_prefix: str
+    variant: int = 0
     started: set = field(default_factory=set)
     n_files: int = 0
 
@@ -333,13 +347,26 @@ class CsvWriter:
 
         return f"{self.dept_prefix}{list(SPECIALTIES).index(specialty) + 1:02d}"
 
+    def columns(self) -> dict[str, dict[str, str]]:
+        """The vendor's headers with this installation's own renames (ALIASES)."""
+        out = {}
+        for kind, cols in VENDORS[self.vendor].items():
+            cols = dict(cols)
+            for regional in list(cols):
+                key = "local_id" if regional == "local_patient_id" else regional
+                names = ALIASES.get(self.vendor, {}).get(key)
+                if names:
+                    cols[regional] = names[self.variant % len(names)]
+            out[kind] = cols
+        return out
+
     def mapping(self) -> dict:
         from features.codes import SPECIALTIES
 
         v = VALUE_CODES[self.vendor]
         files = {kind: {"file": f"{kind}.csv",
                         "columns": {local: regional for regional, local in cols.items()}}
-                 for kind, cols in VENDORS[self.vendor].items()}
+                 for kind, cols in self.columns().items()}
         return {
             "institution": self.inst, "format": "his-csv", "encoding": self.encoding,
             "date_format": self.date_format, "datetime_format": self.datetime_format,
@@ -361,7 +388,7 @@ class CsvWriter:
         return str(x)
 
     def write(self, kind: str, rows: list[dict], types: dict[str, str] | None = None) -> None:
-        cols = VENDORS[self.vendor][kind]
+        cols = self.columns()[kind]
         path = self.folder / f"{kind}.csv"
         first = kind not in self.started
         enc = self.encoding if first or self.encoding != "utf-8-sig" else "utf-8"

@@ -91,7 +91,7 @@ def generate(out: Path, *, seed: int, scale: str, as_of: date) -> dict:
                 inst, folder, vendor=["zh", "en", "py"][csv_k % 3], date_format=df,
                 datetime_format=dtf, encoding=ENCODINGS[(csv_k + 2) % len(ENCODINGS)],
                 diag_style="national" if csv_k % 2 else "local",
-                dept_prefix=["NK", "D", "KS", "K"][csv_k % 4])
+                dept_prefix=["NK", "D", "KS", "K"][csv_k % 4], variant=csv_k // 3)
             csv_k += 1
 
     region_by = regions.set_index("region")
@@ -138,7 +138,7 @@ def generate(out: Path, *, seed: int, scale: str, as_of: date) -> dict:
             columns={"local_id": "local_patient_id"}))
         _append_csv(gt / "persons.csv", ch.persons[
             ["person_id", "name", "name_pinyin", "gender", "birth_date", "resident_id",
-             "home_region", "primary"]])
+             "phone", "address", "home_region", "primary"]])
         if not ch.referrals.empty:
             r = ch.referrals.copy()
             r["truth_id"] = r["institution"] + "|" + r["source_id"]

@@ -60,9 +60,11 @@ def id_check_digit(first17: str) -> str:
 
 
 def resident_id(area: str, birth: date, seq: int, male: bool) -> str:
-    """18-digit resident ID: area(6) + birth(8) + order(3, odd=male) + check."""
+    """18-digit resident ID: area(6) + birth(8) + order(3, odd=male) + check.
+
+    ``seq`` is the 0-based number of people of this sex already given an ID for this
+    (area, birth date); distinct ``seq`` give distinct IDs (up to 500 per day and sex)."""
     order = (seq % 500) * 2 + (1 if male else 2)
-    order = min(order, 999) if male else min(order, 998)
     body = f"{area}{birth:%Y%m%d}{order:03d}"
     return body + id_check_digit(body)
 

@@ -18,10 +18,9 @@ from features.synth import names as nm
 from features.synth.preference import (
     WEIGHTS,
     PreferenceWeights,
-    fit_terms,
     sigmoid,
     specialty_candidates,
-    utility_matrix,
+    utility_and_fit,
 )
 from features.synth.world import CST
 
@@ -93,6 +92,7 @@ class Counters:
     mrn: dict[str, int] = field(default_factory=dict)
     dx: dict[str, int] = field(default_factory=dict)
     sr: dict[str, int] = field(default_factory=dict)
+    rid: dict[str, int] = field(default_factory=dict)  # (area, birth, sex) -> IDs issued
 
     def next(self, kind: str, inst: str) -> int:
         d = getattr(self, kind)
@@ -140,6 +140,15 @@ def _birth(rng: np.random.Generator, age: int, as_of: date) -> date:
     return d
 
 
+def _working_hours(t: datetime, rng: np.random.Generator) -> datetime:
+    """Move a decision/closure time outside 08:00-18:00 to the next morning."""
+    if 8 <= t.hour < 18:
+        return t.replace(microsecond=0)
+    day = t.date() if t.hour < 8 else t.date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 8, 0, tzinfo=t.tzinfo) + timedelta(
+        minutes=int(rng.integers(0, 180)))
+
+
 def _group_idx(age: int) -> int:
     return 0 if age < 18 else 1 if age < 40 else 2 if age < 60 else 3 if age < 80 else 4
 
@@ -164,7 +173,10 @@ def make_chunk(rng: np.random.Generator, start: int, n: int, *, as_of: date,
     home = rng.choice(regions["region"].to_numpy(), size=n)
     frailty = rng.normal(0, 1, size=n)
 
-    persons, regs, conds, refs = [], [], [], []
+    persons: list[dict] = []
+    regs: list[dict] = []
+    conds: list[dict] = []
+    refs: list[dict] = []
     person_conditions: list[list[tuple[str, date]]] = []
     reg_index: dict[tuple[str, str], str] = {}  # (person, inst) -> local id
 
@@ -205,7 +217,8 @@ def make_chunk(rng: np.random.Generator, start: int, n: int, *, as_of: date,
             "person_id": pid, "gender": "male" if male[i] else "female", "birth_date": birth,
             "age": age,
             "home_region": home[i], "name": zh, "name_pinyin": py,
-            "resident_id": nm.resident_id(str(reg["area"]), birth, start + i, bool(male[i])),
+            "resident_id": nm.resident_id(str(reg["area"]), birth, counters.next(
+                "rid", f"{reg['area']}{birth:%Y%m%d}{int(male[i])}") - 1, bool(male[i])),
             "phone": nm.phone(rng), "address": nm.address(rng, str(reg["name_zh"]))})
         tiers = inst_by_region[home[i]]
         primary = (tiers[1][int(rng.integers(len(tiers[1])))] if rng.random() < 0.75
@@ -326,15 +339,16 @@ def make_chunk(rng: np.random.Generator, start: int, n: int, *, as_of: date,
             if len(sel) == 0:
                 continue
             cand = cands[tier_min]
-            for b in range(0, len(sel), 2000):
-                part = sel[b:b + 2000]
+            # ~1M cells per batch keeps the [referrals x candidates] matrices ~8 MB each.
+            step = max(50, 1_000_000 // max(1, len(cand)))
+            for b in range(0, len(sel), step):
+                part = sel[b:b + step]
                 sub = ref_df.iloc[part].copy()
                 sub["prior_practitioners"] = ["|".join(prior.get(int(pi), []))
                                               for pi in sub["person_index"]]
-                util = utility_matrix(sub, cand, regions_idx, weights)
+                util, fit = utility_and_fit(sub, cand, regions_idx, weights)
                 noise = rng.gumbel(size=util.shape) * weights.choice_temperature
                 pick = np.argmax(util + noise, axis=1)
-                fit = fit_terms(sub, cand, regions_idx, weights)
                 rows = np.arange(len(part))
                 chosen[part] = cand.index.to_numpy()[pick]
                 u_chosen[part] = util[rows, pick]
@@ -353,12 +367,16 @@ def make_chunk(rng: np.random.Generator, start: int, n: int, *, as_of: date,
     ref_df["utility"] = np.round(u_chosen, 6)
     ref_df["accepted"] = accepted
     # Timing, status and outcome.
-    out_status, out_outcome, decision, visit, sids = [], [], [], [], []
+    out_status: list[str] = []
+    out_outcome: list[str | None] = []
+    decision: list[datetime] = []
+    visit: list[datetime | None] = []
+    sids: list[str] = []
     p_wait = pr_idx["expected_wait_days"].to_dict()
     p_inst = pr_idx["institution"].to_dict()
     for j, r in enumerate(ref_df.itertuples()):
         delay = timedelta(hours=float(rng.uniform(2, 72)))
-        dec = r.authored + delay
+        dec = _working_hours(r.authored + delay, rng)
         sid = f"SR-{compact(r.institution)}-{counters.next('sr', r.institution):07d}"
         sids.append(sid)
         if not r.accepted:
@@ -383,7 +401,7 @@ def make_chunk(rng: np.random.Generator, start: int, n: int, *, as_of: date,
         if v < dec:
             v = dec.replace(second=0, microsecond=0) + timedelta(minutes=30)
         visit.append(v)
-        done = v + timedelta(days=float(rng.uniform(1, 14)))
+        done = _working_hours(v + timedelta(days=float(rng.uniform(1, 14))), rng)
         if done < as_of_dt:
             good = rng.random() < sigmoid(weights.outcome_bias + weights.outcome_slope
                                           * fit_chosen[j]

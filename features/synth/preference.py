@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ COMORBIDITY_GROUPS = ["hypertension", "diabetes", "copd", "chd", "ckd"]
 class PreferenceWeights:
     # Specialty fit dominates: in Chinese two-way referral studies the wrong department
     # is the commonest cause of rejected/redirected referrals (assumption, scaled so a
-    # specialty match outweighs ~50 km of travel).
+    # specialty match outweighs ~100 km of travel).
     w_specialty: float = 3.0
     # Sub-specialty fit: tertiary hospitals run sub-specialty clinics (e.g. heart failure
     # clinic); a match matters but less than the department.
@@ -53,8 +53,9 @@ class PreferenceWeights:
     # hierarchical medical system policy, State Council 2015 No. 70).
     w_tier: float = 0.35
     w_tier_urgent: float = 0.35
-    # Distance: per 10 km (assumption: a 20 km trip costs about one title step; most
-    # up-referrals stay inside the home district, a minority cross to a famous hospital).
+    # Distance: per 10 km (assumption: a 20 km trip costs as much as the whole resident ->
+    # chief title range; ~60% of up-referrals stay in the home region, the rest cross to a
+    # better-matched or more famous hospital).
     w_distance: float = 0.3
     # Expected waiting time: per week; urgent x2, emergency x4 (assumption).
     w_wait: float = 0.5
@@ -65,7 +66,7 @@ class PreferenceWeights:
     sigma_quality: float = 0.5
     # Scale of the Gumbel noise of the choice (1.0 = standard multinomial logit).
     choice_temperature: float = 1.0
-    # Acceptance: sigmoid(accept_bias + accept_slope * (fit terms)); ~80-85% accepted,
+    # Acceptance: sigmoid(accept_bias + accept_slope * fit - 0.05 * wait days); ~80%,
     # in line with reported up-referral acceptance in Chinese medical alliances
     # (assumption; published figures vary widely).
     accept_bias: float = -0.6
@@ -75,7 +76,6 @@ class PreferenceWeights:
     outcome_slope: float = 0.6
     outcome_severity: float = 0.25
     affinity_secondary: float = 0.5
-    extra: dict = field(default_factory=dict)
 
 
 WEIGHTS = PreferenceWeights()
@@ -228,6 +228,16 @@ def fit_terms(ref: pd.DataFrame, cand: pd.DataFrame, regions: pd.DataFrame,
     c = _components(ref, cand, regions, w)
     return c["specialty"] + c["sub_specialty"] + c["comorbidity"] + c["seniority"] + c[
         "quality"]
+
+
+def utility_and_fit(ref: pd.DataFrame, cand: pd.DataFrame, regions: pd.DataFrame,
+                    w: PreferenceWeights = WEIGHTS) -> tuple[np.ndarray, np.ndarray]:
+    """Both the utility and its clinical-fit part from one pass over the components."""
+    c = _components(ref, cand, regions, w)
+    fit = c["specialty"] + c["sub_specialty"] + c["comorbidity"] + c["seniority"] + c[
+        "quality"]
+    util = fit + c["tier"] + c["distance"] + c["wait"] + c["continuity"]
+    return util, fit
 
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from features.codes import SPECIALIST_SPECIALTIES, SPECIALTIES, TITLES
 from features.synth.names import person_name
+from features.synth.preference import WEIGHTS
 
 CST = timezone(timedelta(hours=8), "CST")  # China Standard Time, UTC+8
 
@@ -136,14 +137,13 @@ def make_practitioners(rng: np.random.Generator, institutions: pd.DataFrame,
                 langs.append("English")
             groups = ["hypertension", "diabetes", "copd", "chd", "ckd"]
             expertise = [g for g in groups if rng.random() < 0.25]
-            quality = float(rng.normal(0, 0.5))
+            quality = float(rng.normal(0, WEIGHTS.sigma_quality))
             # Expected wait: tertiary senior doctors are booked out (assumption: 2-21 days).
             base = {3: 6.0, 2: 3.0, 1: 1.0}[inst.tier] * (1 + 0.35 * TITLES.index(title))
             wait = round(float(base * rng.gamma(4, 0.25)), 2)
             sessions = int(rng.integers(2, 6)) if spec != "general_practice" else 8
             rows.append({
-                "practitioner_id": f"PR-{inst.region}{inst.letter}{inst.institution[-1]}"
-                                f"-{k:04d}",
+                "practitioner_id": f"PR-{inst.institution.replace('-', '')}-{k:04d}",
                 "institution": inst.institution, "region": inst.region, "tier": inst.tier,
                 "lat": inst.lat, "lon": inst.lon, "name": zh,
                 "gender": "male" if male else "female",
@@ -152,12 +152,7 @@ def make_practitioners(rng: np.random.Generator, institutions: pd.DataFrame,
                 "languages": "|".join(langs), "expertise": "|".join(expertise),
                 "quality": round(quality, 4), "expected_wait_days": wait,
                 "weekly_sessions": sessions})
-    df = pd.DataFrame(rows)
-    # Institution codes like R1-T10 would collide on the last character; make ids unique.
-    df["practitioner_id"] = [
-        f"PR-{r.institution.replace('-', '')}-{int(r.practitioner_id[-4:]):04d}"
-        for r in df.itertuples()]
-    return df
+    return pd.DataFrame(rows)
 
 
 def make_slots(rng: np.random.Generator, practitioners: pd.DataFrame,

@@ -12,8 +12,23 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def client(platform):  # type: ignore[no-untyped-def]
+def accounts(platform):  # type: ignore[no-untyped-def]
+    """The demo users `regioncare up` seeds, one per role."""
+    from collaboration_api.auth.service import seed_demo_users
+
+    return seed_demo_users(platform.settings)
+
+
+@pytest.fixture(scope="module")
+def client(platform, accounts):  # type: ignore[no-untyped-def]
+    """Signed in as a community clinician (a bearer token on every request)."""
     with TestClient(create_app(platform.settings)) as c:
+        clin = next(a for a in accounts if a["role"] == "clinician")
+        token = c.post("/auth/token", data={"username": clin["username"],
+                                            "password": clin["password"]})
+        assert token.status_code == 200, token.text
+        c.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        c.institution = clin["institution"]  # type: ignore[attr-defined]
         yield c
 
 
@@ -22,9 +37,10 @@ def test_patients_are_listed_per_institution(client, platform):  # type: ignore[
     assert len(page["items"]) == 5 and page["next"]
     second = client.get("/patients", params={"limit": 5, "cursor": page["next"]}).json()
     assert {p["id"] for p in page["items"]}.isdisjoint({p["id"] for p in second["items"]})
-    site = page["items"][0]["institution_id"]
-    only = client.get("/patients", params={"institution": site, "limit": 200}).json()
-    assert {p["institution_id"] for p in only["items"]} == {site}
+    # only the caller's own institution's patients: records stay at home
+    only = client.get("/patients", params={"limit": 200}).json()
+    assert {p["institution_id"] for p in only["items"]} == {client.institution}
+    assert client.get("/patients", headers={"Authorization": ""}).status_code == 401
 
 
 def test_referral_gets_ranked_real_practitioners(client, platform):  # type: ignore[no-untyped-def]

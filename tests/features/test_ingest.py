@@ -151,22 +151,29 @@ def test_no_direct_identifier_reaches_the_offline_tables(region, ingested):
     blob = "\n".join(sorted(values))
     sentinels = (list(persons["name"]) + list(persons["name_pinyin"])
                  + list(persons["resident_id"]) + list(persons["resident_id"].str[-8:])
-                 + list(persons["birth_date"]))
+                 + list(persons["birth_date"]) + list(persons["phone"])
+                 + list(persons["address"]))
     for s in sentinels:
         assert s not in values
     long_ids = [x for x in ids["local_patient_id"] if len(x) >= 6]
-    for s in (list(persons["resident_id"]) + list(persons["name"])[:300]
+    for s in (list(persons["resident_id"]) + list(persons["phone"])
+              + list(persons["address"])[:300] + list(persons["name"])[:300]
               + list(persons["name_pinyin"])[:300] + long_ids[:300]):
         assert s not in blob, s
+    from features.deid import sentinel_hits
+
+    assert sentinel_hits(settings.offline_dir, list(persons["resident_id"])[:200]
+                         + list(persons["phone"])[:200]) == 0
+    assert sentinel_hits(settings.offline_dir, ["R1-T1", "p_"]) == 2  # the scan does find
     # Source referral numbers are replaced by keyed opaque ids.
     assert "SR-" not in blob
     assert all(len(v) != 18 or not v[:17].isdigit() for v in values)
 
 
-def test_reingest_is_idempotent(region, tmp_path):
+def test_reingest_is_idempotent(region, ingested):
     out, _ = region
-    settings = make_settings(tmp_path / "home")
-    first = ingest([out], settings=settings).to_json()
+    settings, report = ingested  # re-ingest into the shared stores: must change nothing
+    first = report.to_json()
     d1 = _digests(settings)
     hashes1 = {}
     for inst, path in list_stores(settings.records_dir):
@@ -264,6 +271,13 @@ def test_hand_written_fhir_links_and_quarantines(tmp_path):
                                       pb[1]["patient_id_regional"]}
     row = pats[pats["patient_id"] == pa[0]["patient_id_regional"]].iloc[-1]
     assert row["age_band"] == "70-79" and row["has_hypertension"] == 1
+    # Plant-and-scan: the planted identifiers are in the stores but in no offline table.
+    text = "\n".join(df.astype(str).to_csv(index=False) for df in _parquets(settings).values())
+    for planted in ("张秀英", "张秀瑛", "李明", RID, RID[:-1], "13800000001", "13800000003",
+                    "人民路", "1949-12-31", "A1,", "B7"):
+        assert planted not in text, planted
+    with RecordStore.for_institution(settings.records_dir, "X-C1") as st:
+        assert "张秀英" in st.get("Patient/A1").decode("utf-8")
 
 
 MAPPING = {
@@ -332,8 +346,10 @@ def test_hand_written_csv_gb18030(tmp_path):
     assert one["by_type"] == {"Condition": 1} and one["rejected"] == 1
 
 
-def test_user_errors(tmp_path):
+def test_user_errors(region, tmp_path):
     settings = make_settings(tmp_path / "home")
+    with pytest.raises(UserError, match="not in"):
+        ingest([region[0]], settings=settings, institution="R9-T1")
     f = tmp_path / "x.json"
     f.write_text("{}")
     with pytest.raises(UserError, match="not supported yet"):
@@ -365,3 +381,74 @@ def test_resident_id_normalisation():
     assert a == b and a.startswith("p_") and len(a) == 18
     assert a != regional_patient_id("other", resident_id=None, name="张三",
                                     birth_date="1980-01-01", gender="male")
+
+
+def test_ndjson_and_bom_headers(tmp_path):
+    settings = make_settings(tmp_path / "home")
+    nd = tmp_path / "Patient.ndjson"
+    nd.write_text("\n".join([
+        json.dumps(_patient("N1", "周杰", RID, "13700000001"), ensure_ascii=False),
+        "{not json",
+        json.dumps({"resourceType": "Observation", "id": "o1"}),
+    ]) + "\n", encoding="utf-8")
+    rep = ingest([nd], settings=settings, institution="N-C1").to_json()
+    assert rep["by_type"] == {"Patient": 1}
+    assert [x["position"] for x in rep["rejects"]] == ["line 2", "line 3"]
+    assert "not supported" in rep["rejects"][1]["reason"]
+    # A utf-8 mapping but a file written with a BOM still maps its first column.
+    folder = tmp_path / "bom"
+    folder.mkdir()
+    mapping = json.loads(json.dumps(MAPPING))
+    mapping["encoding"] = "utf-8"
+    mapping["date_format"] = "%d.%m.%Y"
+    (folder / "mapping.json").write_text(json.dumps(mapping, ensure_ascii=False),
+                                         encoding="utf-8")
+    (folder / "patients.csv").write_text(
+        "病人ID,姓名,性别,出生日期,身份证号,联系电话,所属区域\n"
+        f"Z1,王建国,男,31.12.1949,{RID},13911112222,R2\n", encoding="utf-8-sig")
+    rep = ingest([folder], settings=settings, institution="Z-S1").to_json()
+    assert rep["by_type"] == {"Patient": 1} and rep["rejected"] == 0
+    with RecordStore.for_institution(settings.records_dir, "Z-S1") as z, \
+            RecordStore.for_institution(settings.records_dir, "N-C1") as n:
+        assert z.patients()[0]["birth_date"] == "1949-12-31"
+        assert z.patients()[0]["patient_id_regional"] == n.patients()[0][
+            "patient_id_regional"]
+
+
+def test_link_quality_of_the_deterministic_linker(region, ingested):
+    from features.identity import link_quality
+
+    out, _ = region
+    settings, _ = ingested
+    q = link_quality(settings.records_dir, out / "ground_truth" / "identities.csv")
+    assert q["persons"] == 2000 and q["records"] > 2000
+    assert q["link_precision"] == 1.0  # exact keys never merge two people here
+    assert 0.4 < q["link_recall"] < 1.0  # missing IDs and typos split people (later: F-S)
+
+
+def test_broken_exports_do_not_stop_the_batch(region, tmp_path):
+    import shutil
+
+    out, counts = region
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("ground_truth"))
+    man = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    fhir = [e for e in man["exports"] if e["format"] == "fhir"]
+    csvs = [e for e in man["exports"] if e["format"] == "csv"]
+    bundle = copy / fhir[0]["path"] / "bundle-0002.json"
+    bundle.write_bytes(bundle.read_bytes()[: len(bundle.read_bytes()) // 2])  # truncated
+    (copy / fhir[1]["path"] / "bundle-0009.json").write_bytes(b"")  # empty
+    (copy / csvs[0]["path"] / "mapping.json").unlink()  # unmappable
+    rows = (copy / csvs[1]["path"] / "referrals.csv").read_bytes().splitlines(keepends=True)
+    (copy / csvs[1]["path"] / "referrals.csv").write_bytes(b"".join(rows[:3]) + b"garbage\n")
+    rep = ingest([copy], settings=make_settings(tmp_path / "home")).to_json()
+    reasons = {(Path(r["source"]).parent.name if r["source"].endswith((".json", ".csv"))
+                else Path(r["source"]).name, r["reason"].split(":")[0]) for r in rep["rejects"]}
+    assert (fhir[0]["institution"], "invalid JSON") in reasons
+    assert (fhir[1]["institution"], "empty file") in reasons
+    assert (csvs[0]["institution"], "no mapping.json") in reasons
+    assert any(inst == csvs[1]["institution"] for inst, _ in reasons)
+    assert rep["by_type"]["Organization"] == counts["institutions"] - 1
+    assert rep["accepted"] > 10000
+    lines = Path(rep["quarantine"]).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == rep["rejected"] >= 4

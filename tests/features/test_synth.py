@@ -103,6 +103,7 @@ def test_people_look_plausible(region):
     out, _ = region
     persons = pd.read_csv(out / "ground_truth" / "persons.csv", dtype=str)
     assert all(valid_resident_id(r) for r in persons["resident_id"])
+    assert persons["resident_id"].is_unique
     birth = pd.to_datetime(persons["birth_date"])
     age = (pd.Timestamp(AS_OF) - birth).dt.days / 365.25
     assert (age >= 90).sum() >= 3  # centenarians and over-89s exist

@@ -1,0 +1,155 @@
+"""`regioncare bench recommend`: the recommender under open-loop load, through Ray Serve and
+through the same predictor in plain FastAPI/uvicorn, in one invocation.
+
+Also: scoring 2,000 candidates on one thread (encode + forward), and Ray's memory.
+The platform of ``settings`` is used as it is; what is missing (region, features, model)
+is built first, on the tiny scale.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks._load import open_loop, wait_ready
+from regioncare.settings import Settings
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that rebuilds these settings in a child process."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+        env[f"REGIONCARE_{name.upper()}"] = str(raw)
+    return env
+
+
+def ensure_platform(settings: Settings) -> None:
+    """Use the platform as it is; build a tiny one only where nothing was ingested yet."""
+    from regioncare.up import prepare_models, prepare_region
+
+    if (settings.offline_dir / "referrals.parquet").exists():
+        from features.store import apply, materialize
+        from training.registry import champion_version
+
+        apply(settings)
+        materialize(settings)
+        if champion_version(settings, settings.referral_model_name) is not None:
+            return
+    region = prepare_region(settings, data=None, scale="tiny", seed=0, say=lambda _m: None)
+    prepare_models(settings, region=region, say=lambda _m: None)
+
+
+def request_bodies(settings: Settings, n: int = 500, seed: int = 0) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    referrals = pd.read_parquet(settings.offline_dir / "referrals.parquet",
+                                columns=["patient_id", "diagnosis_code", "urgency",
+                                         "origin_tier"])
+    pick = referrals.iloc[rng.integers(0, len(referrals), size=n)]
+    return [{"patient_id": r.patient_id, "diagnosis_code": r.diagnosis_code,
+             "urgency": r.urgency, "origin_tier": int(r.origin_tier), "k": 10}
+            for r in pick.itertuples()]
+
+
+def score_2000_p99_ms(settings: Settings, repeats: int) -> dict[str, float]:
+    """Encode + forward of one referral against 2,000 candidates, one thread."""
+    import torch
+
+    from models.referral import CandidateTable, encode
+    from serving.predictor import ReferralPredictor
+
+    predictor = ReferralPredictor(settings)
+    base = predictor.candidates
+    assert base is not None and predictor.bundle is not None
+    idx = np.resize(np.arange(len(base)), 2000)
+    cands = CandidateTable({k: v[idx] for k, v in base.columns.items()})
+    patient = {"home_region": "R1", "age_years": 60, "sex": "female", "n_chronic": 1}
+    request = {"diagnosis_code": "I21.4", "urgency": "urgent", "origin_tier": 1}
+    model, spec = predictor.bundle.model, predictor.bundle.spec
+    torch.set_num_threads(1)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        batch = encode(spec, [patient], [request], [cands])
+        with torch.no_grad():
+            model(batch.query, batch.cand, batch.numeric)
+        times.append((time.perf_counter() - t) * 1000)
+    times = times[repeats // 10:]  # warm-up
+    return {"score_2000_p50_ms": round(float(np.percentile(times, 50)), 3),
+            "score_2000_p99_ms": round(float(np.percentile(times, 99)), 3)}
+
+
+def ray_rss_mb() -> float:
+    import psutil
+
+    total = 0
+    for proc in psutil.process_iter(["name", "cmdline", "memory_info"]):
+        cmd = " ".join(proc.info.get("cmdline") or [])
+        name = proc.info.get("name") or ""
+        if ("ray::" in name or "raylet" in name or "gcs_server" in name
+                or "ray/_private" in cmd or "ray::" in cmd) and proc.info.get("memory_info"):
+            total += proc.info["memory_info"].rss
+    return round(total / 2**20, 1)
+
+
+def run(settings: Settings, *, quick: bool = False) -> dict[str, Any]:
+    from serving import app as serving_app
+
+    rps, seconds = (20.0, 5.0) if quick else (50.0, 60.0)
+    ensure_platform(settings)
+    bodies = request_bodies(settings)
+
+    def body(i: int) -> dict[str, Any]:
+        return bodies[i % len(bodies)]
+
+    result: dict[str, Any] = {"rps": rps, "seconds": seconds, "quick": quick}
+    result.update(score_2000_p99_ms(settings, 200 if quick else 1000))
+
+    # Plain FastAPI/uvicorn in its own process, as the Ray replica is in its own.
+    port = free_port()
+    child = subprocess.Popen([sys.executable, "-m", "serving.plain", "--port", str(port)],
+                             env=settings_env(settings), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/recommend/health")
+        url = f"http://127.0.0.1:{port}/recommend"
+        open_loop(url, body, rps=rps, seconds=2.0)  # warm-up
+        plain = open_loop(url, body, rps=rps, seconds=seconds).summary()
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+    serving_app.start(settings)
+    try:
+        wait_ready(f"{settings.serve_url}/recommend/health")
+        url = f"{settings.serve_url}/recommend"
+        open_loop(url, body, rps=rps, seconds=2.0)
+        ray = open_loop(url, body, rps=rps, seconds=seconds).summary()
+        result["ray_rss_mb"] = ray_rss_mb()
+    finally:
+        serving_app.stop()
+
+    result.update({
+        "ray_p50_ms": ray["p50_ms"], "ray_p99_ms": ray["p99_ms"], "ray_max_ms": ray["max_ms"],
+        "plain_p50_ms": plain["p50_ms"], "plain_p99_ms": plain["p99_ms"],
+        "plain_max_ms": plain["max_ms"],
+        "p99_ratio": round(ray["p99_ms"] / plain["p99_ms"], 3) if plain["p99_ms"] else None,
+        "p50_ratio": round(ray["p50_ms"] / plain["p50_ms"], 3) if plain["p50_ms"] else None,
+        "errors": ray["errors"] + plain["errors"], "ray_errors": ray["errors"],
+        "plain_errors": plain["errors"], "requests_per_side": ray["sent"],
+    })
+    return result
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

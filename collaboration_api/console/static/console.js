@@ -1,0 +1,192 @@
+/* RegionCare console: the small layer every page shares.
+ * Signs in over the JSON API, keeps the bearer token in sessionStorage, calls the API with
+ * it (refreshing once on 401), and offers a few DOM and formatting helpers. No framework. */
+(function () {
+  "use strict";
+  const W = window.RC_WORDS || {};
+  const LANG = document.documentElement.lang || "zh-CN";
+  const store = window.sessionStorage;
+
+  function t(key, vars) {
+    let s = Object.prototype.hasOwnProperty.call(W, key) ? W[key] : key;
+    if (vars) for (const k of Object.keys(vars)) s = s.split("{" + k + "}").join(String(vars[k]));
+    return s;
+  }
+
+  function session() {
+    try { return JSON.parse(store.getItem("rc.session") || "null"); } catch (e) { return null; }
+  }
+  function saveSession(s) { store.setItem("rc.session", JSON.stringify(s)); }
+  function signOut() { store.removeItem("rc.session"); location.href = "/console/login"; }
+
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && (problem.detail || problem.title)) || ("HTTP " + status));
+      this.status = status; this.problem = problem;
+    }
+  }
+
+  async function refresh() {
+    const s = session();
+    if (!s || !s.refresh_token) return false;
+    const r = await fetch("/auth/refresh", {method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({refresh_token: s.refresh_token})});
+    if (!r.ok) return false;
+    const tok = await r.json();
+    s.access_token = tok.access_token; s.refresh_token = tok.refresh_token;
+    saveSession(s);
+    return true;
+  }
+
+  /** Call the API with the bearer token; JSON in, JSON out; problems become ApiError. */
+  async function api(path, opts) {
+    opts = opts || {};
+    const s = session();
+    const headers = Object.assign({"Accept": "application/json"}, opts.headers || {});
+    if (s && s.access_token) headers["Authorization"] = "Bearer " + s.access_token;
+    let body = opts.body;
+    if (body !== undefined && typeof body !== "string") {
+      body = JSON.stringify(body); headers["Content-Type"] = "application/json";
+    }
+    const method = opts.method || (body !== undefined ? "POST" : "GET");
+    if (method === "POST" && !headers["Idempotency-Key"]) headers["Idempotency-Key"] = newKey();
+    let r = await fetch(path, {method, headers, body});
+    if (r.status === 401 && !opts.retried && await refresh()) {
+      return api(path, Object.assign({}, opts, {retried: true, headers: opts.headers}));
+    }
+    if (r.status === 401) { signOut(); throw new ApiError(401, null); }
+    const text = await r.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = {detail: text}; }
+    if (!r.ok) throw new ApiError(r.status, data);
+    return data;
+  }
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return "k-" + Date.now() + "-" + Math.random().toString(16).slice(2);
+  }
+
+  async function login(username, password) {
+    const form = new URLSearchParams({username, password});
+    const r = await fetch("/auth/token", {method: "POST", body: form,
+      headers: {"Content-Type": "application/x-www-form-urlencoded"}});
+    if (!r.ok) {
+      let p = null; try { p = await r.json(); } catch (e) { /* not JSON */ }
+      throw new ApiError(r.status, p);
+    }
+    const tok = await r.json();
+    saveSession({access_token: tok.access_token, refresh_token: tok.refresh_token});
+    const me = await api("/auth/me");
+    const s = session(); s.user = me; saveSession(s);
+    return me;
+  }
+
+  /* ---- DOM helpers ---- */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (k === "dataset") Object.assign(node.dataset, v);
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
+
+  function fmtTime(iso) {
+    if (!iso) return "—";
+    const d = new Date(iso);
+    if (isNaN(d)) return iso;
+    return d.toLocaleString(LANG, {year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hour12: false});
+  }
+  function fmtNum(x, digits) {
+    if (x === null || x === undefined || x === "") return "—";
+    return Number(x).toFixed(digits === undefined ? 3 : digits);
+  }
+  function fmtPct(x) { return x === null || x === undefined ? "—" : (100 * x).toFixed(1) + "%"; }
+
+  function status(code) {
+    return el("span", {class: "badge st-" + code, text: t("status." + code)});
+  }
+  function urgency(code) {
+    return el("span", {class: "badge urg-" + code, text: t("urgency." + code)});
+  }
+
+  /** Show a message in the page's live region (role=status) or as an error (role=alert). */
+  function flash(msg, kind) {
+    const box = $("#flash");
+    if (!box) return;
+    clear(box).append(el("p", {class: "flash " + (kind || "info"),
+      role: kind === "error" ? "alert" : "status", text: msg}));
+  }
+  function errorText(err) {
+    if (err && err.status === 404) return t("error.not_found");
+    if (err && err.status === 403) return t("error.forbidden") + (err.message ? " — " + err.message : "");
+    return t("error.generic") + (err && err.message ? " — " + err.message : "");
+  }
+
+  function diagnosisName(code) {
+    const d = (window.RC_ICD || {})[code];
+    if (!d) return code;
+    return code + " " + (LANG === "en" ? d.en : d.zh);
+  }
+  let icdPromise = null;
+  function loadIcd() {
+    if (!icdPromise) {
+      icdPromise = fetch("/console/static/icd10.json").then(r => r.json()).then(list => {
+        window.RC_ICD = {};
+        for (const d of list) window.RC_ICD[d.code] = d;
+        return list;
+      });
+    }
+    return icdPromise;
+  }
+
+  /** Guard a page: the user must be signed in; pages for other roles say so. */
+  function requireUser() {
+    const s = session();
+    if (!s || !s.user) { location.href = "/console/login"; return null; }
+    const who = $("#who");
+    if (who) who.textContent = s.user.display_name + " · " + t("role." + s.user.role) + " · " + s.user.institution_id;
+    const out = $("#signout");
+    if (out) out.hidden = false;
+    const nav = $("#nav");
+    if (nav) {
+      const mine = (window.RC_NAV || {})[s.user.role] || [];
+      for (const a of nav.querySelectorAll("a[data-page]")) {
+        a.parentElement.hidden = !mine.includes(a.dataset.page);
+      }
+      nav.hidden = false;
+    }
+    const roles = (document.body.dataset.roles || "").split(" ").filter(Boolean);
+    if (roles.length && !roles.includes(s.user.role) && s.user.role !== "admin") {
+      flash(t("error.role_page"), "error");
+    }
+    return s.user;
+  }
+
+  function langLinks() {
+    for (const a of document.querySelectorAll("a[data-lang]")) {
+      a.addEventListener("click", () => { document.cookie = "rc_lang=" + a.dataset.lang + ";path=/;SameSite=Lax"; });
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    langLinks();
+    const out = $("#signout");
+    if (out) out.addEventListener("click", signOut);
+  });
+
+  window.RC = {t, api, login, session, signOut, el, $, clear, fmtTime, fmtNum, fmtPct, status,
+    urgency, flash, errorText, requireUser, diagnosisName, loadIcd, newKey, ApiError, LANG};
+})();

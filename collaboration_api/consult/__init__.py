@@ -1,0 +1,1 @@
+"""Remote consultation: an opinion asked of an expert, live or asynchronous."""

@@ -1,0 +1,1 @@
+"""Regional internet clinic: chronic-disease follow-up, rule-checked renewals, reminders."""

@@ -1,0 +1,1 @@
+"""Remote joint outpatient clinic: community doctor, specialist and patient together."""

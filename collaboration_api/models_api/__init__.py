@@ -1,0 +1,1 @@
+"""/models: the registered models, their metrics, promotion and rollback."""

@@ -1,0 +1,95 @@
+"""Reading the registry for the models page; moving aliases through training.registry."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from collaboration_api.problems import Problem
+from regioncare.errors import UserError
+from regioncare.settings import Settings
+
+MLFLOW_UI = "http://127.0.0.1:5000"
+RAY_DASHBOARD = "http://127.0.0.1:8265"
+
+
+def overview(*, settings: Settings, db: Session, name: str) -> dict[str, Any]:
+    from mlflow.exceptions import MlflowException
+
+    from training import registry
+
+    try:
+        versions = registry.list_versions(settings, name)
+    except MlflowException:
+        versions = []
+    accepted = _acceptance(db)
+    aliases: dict[str, str] = {}
+    for v in versions:
+        for alias in v["aliases"]:
+            aliases[alias] = v["version"]
+        v["metrics"] = _metrics(settings, v["run_id"]) if v["run_id"] else {}
+        v["acceptance"] = accepted.get(v["version"], {"chosen": 0, "accepted": 0,
+                                                      "declined": 0, "rate": None})
+    return {"name": name, "champion": aliases.get(registry.CHAMPION),
+            "challenger": aliases.get(registry.CHALLENGER),
+            "previous": aliases.get(registry.PREVIOUS),
+            "versions": versions,
+            "links": {"mlflow_ui": getattr(settings, "mlflow_ui_url", None) or MLFLOW_UI,
+                      "ray_dashboard": getattr(settings, "ray_dashboard_url", None)
+                      or RAY_DASHBOARD}}
+
+
+@functools.lru_cache(maxsize=256)
+def _metrics_cached(tracking_uri: str, run_id: str) -> str:
+    import mlflow
+
+    try:
+        return json.dumps(mlflow.artifacts.load_dict(f"runs:/{run_id}/metrics.json"))
+    except Exception:  # a run without the artefact: show the model without metrics
+        return "{}"
+
+
+def _metrics(settings: Settings, run_id: str) -> dict[str, Any]:
+    # A run's metrics.json never changes: read it once per process.
+    return json.loads(_metrics_cached(settings.mlflow_tracking_uri, run_id))
+
+
+def _acceptance(db: Session) -> dict[str, dict[str, Any]]:
+    """Per model version: how often people chose, and the receiving side accepted or
+    declined, a practitioner that the version had suggested."""
+    from collaboration_api.workflow.models import RecommendationDecision as D
+
+    rows = db.execute(select(D.model_version, D.decision, func.count()).where(
+        D.suggested.is_(True), D.model_version.is_not(None)).group_by(
+        D.model_version, D.decision)).all()
+    out: dict[str, dict[str, Any]] = {}
+    for version, decision, n in rows:
+        entry = out.setdefault(str(version), {"chosen": 0, "accepted": 0, "declined": 0})
+        if decision in entry:
+            entry[decision] = int(n)
+    for entry in out.values():
+        decided = entry["accepted"] + entry["declined"]
+        entry["rate"] = round(entry["accepted"] / decided, 4) if decided else None
+    return out
+
+
+def promote(*, settings: Settings, name: str, version: str) -> str:
+    from training import registry
+
+    try:
+        return registry.promote(settings, name, version)
+    except UserError as exc:
+        raise Problem(422, "Cannot promote", str(exc)) from exc
+
+
+def rollback(*, settings: Settings, name: str) -> str:
+    from training import registry
+
+    try:
+        return registry.rollback(settings, name)
+    except UserError as exc:
+        raise Problem(422, "Cannot roll back", str(exc)) from exc

@@ -1,0 +1,1 @@
+"""A notification feed per user, and server-sent events over it."""

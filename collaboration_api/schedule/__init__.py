@@ -1,0 +1,1 @@
+"""Scheduling: FHIR Appointments booked for referrals and consultations."""

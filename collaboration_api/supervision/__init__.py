@@ -1,0 +1,1 @@
+"""Supervision: the audit trail (FHIR AuditEvent) of every access to patient data."""

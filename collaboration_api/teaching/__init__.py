@@ -1,0 +1,1 @@
+"""Remote teaching: courses, live sessions, enrolment, attendance, credits, case library."""

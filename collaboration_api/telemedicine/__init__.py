@@ -1,0 +1,1 @@
+"""Video sessions: encounters, and the network-adaptive profile policy they share."""

@@ -1,0 +1,69 @@
+"""Suggestions from the real recommender (the session `platform`: Feast, MLflow, Ray
+Serve) and the decisions on them, stored with the model version: tomorrow's labels."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def live(platform):  # type: ignore[no-untyped-def]
+    from collaboration_api.auth.service import seed_demo_users
+    from collaboration_api.main import create_app
+
+    accounts = {a["role"] + "@" + a["institution"]: a for a in seed_demo_users(platform.settings)}
+    with TestClient(create_app(platform.settings)) as client:
+        def login(acc: dict) -> dict[str, str]:
+            r = client.post("/auth/token", data={"username": acc["username"],
+                                                 "password": acc["password"]})
+            assert r.status_code == 200, r.text
+            return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+        yield client, accounts, login
+
+
+def test_choices_on_suggestions_are_stored_with_the_model_version(live, platform) -> None:  # type: ignore[no-untyped-def]
+    client, accounts, login = live
+    clin_acc = next(a for k, a in accounts.items() if k.startswith("clinician@"))
+    clin = login(clin_acc)
+    admin = login(next(a for k, a in accounts.items() if k.startswith("admin@")))
+    patient = client.get("/patients", params={"limit": 1}, headers=clin).json()["items"][0]
+    rid = client.post("/referrals", headers=clin, json={
+        "patient_id": patient["id"], "diagnosis_code": "I21.4", "urgency": "urgent",
+        "reason": "NSTEMI"}).json()["id"]
+    rec = client.get(f"/referrals/{rid}/recommendations", headers=clin)
+    assert rec.status_code == 200, rec.text
+    version = platform.train["model_version"]
+    assert rec.json()["model_version"] == version and not rec.json()["degraded"]
+    top = rec.json()["items"][0]
+    # the receiving side needs someone to answer: the admin opens an account there
+    new = {"username": f"spec-{top['institution_id'].lower()}-x", "password": "p" * 12,
+           "role": "specialist", "institution_id": top["institution_id"]}
+    assert client.post("/auth/users", headers=admin, json=new).status_code == 201
+    spec = login({"username": new["username"], "password": new["password"]})
+    assert client.get(f"/referrals/{rid}/recommendations", headers=spec).status_code == 404
+    # the clinician takes the top suggestion (its institution comes from the suggestion)
+    chosen = client.post(f"/referrals/{rid}/choose", headers=clin,
+                         json={"practitioner_id": top["practitioner_id"]})
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["target_institution_id"] == top["institution_id"]
+    assert client.get(f"/referrals/{rid}/recommendations", headers=spec).status_code == 403
+    assert client.post(f"/referrals/{rid}/accept", headers=spec).status_code == 200
+    decisions = client.get(f"/referrals/{rid}", headers=clin).json()["decisions"]
+    assert [(d["decision"], d["suggested"], d["model_version"], d["rank"]) for d in decisions
+            ] == [("chosen", True, version, 1), ("accepted", True, version, 1)]
+
+    # a consultation gets expert suggestions from the same recommender
+    cid = client.post("/consults", headers=clin, json={
+        "patient_id": patient["id"], "diagnosis_code": "E11.9", "mode": "async",
+        "question": "insulin?"}).json()["id"]
+    sug = client.get(f"/consults/{cid}/suggestions", headers=clin)
+    assert sug.status_code == 200 and sug.json()["items"]
+    pick = sug.json()["items"][1]
+    assert client.post(f"/consults/{cid}/choose", headers=clin,
+                       json={"practitioner_id": pick["practitioner_id"]}).status_code == 200
+    d = client.get(f"/consults/{cid}", headers=clin).json()["decisions"][0]
+    assert (d["suggested"], d["rank"], d["model_version"]) == (True, 2, version)

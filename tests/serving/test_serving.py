@@ -1,0 +1,102 @@
+"""Serving on the real Ray Serve deployment: alias moves, plain predictor, degradation."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from serving.predictor import ReferralPredictor
+from serving.schemas import RecommendRequest
+from training import registry
+
+pytestmark = pytest.mark.e2e
+
+
+def _body(platform) -> dict:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    ref = pd.read_parquet(platform.settings.offline_dir / "referrals.parquet").iloc[0]
+    return {"patient_id": ref.patient_id, "diagnosis_code": ref.diagnosis_code,
+            "urgency": "urgent", "origin_tier": int(ref.origin_tier)}
+
+
+def _register_copy_of_champion(settings) -> str:  # type: ignore[no-untyped-def]
+    """A second real version in the registry (same weights), to move the alias to."""
+    from training.referral import _log_pyfunc
+
+    loaded = registry.load_alias(settings, settings.referral_model_name)
+    folder = Path(tempfile.mkdtemp()) / "bundle"
+    try:
+        loaded.bundle.save(folder)
+        registry.configure(settings)
+        import mlflow
+
+        with mlflow.start_run(experiment_id=registry.experiment(settings, "referral-matching")):
+            info = _log_pyfunc(folder, settings.referral_model_name)
+        return str(info.registered_model_version)
+    finally:
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def test_alias_moves_reach_serving_without_failed_requests(platform) -> None:  # type: ignore[no-untyped-def]
+    settings = platform.settings
+    url = f"{settings.serve_url}/recommend"
+    body = _body(platform)
+    first = registry.champion_version(settings, settings.referral_model_name)
+    second = _register_copy_of_champion(settings)
+    seen: list[str | None] = []
+    failures = 0
+
+    def drive_until(version: str, limit_s: float = 20.0) -> float:
+        nonlocal failures
+        started = time.monotonic()
+        while time.monotonic() - started < limit_s:
+            resp = httpx.post(url, json=body, timeout=10)
+            if resp.status_code != 200:
+                failures += 1
+                continue
+            seen.append(resp.json()["model_version"])
+            if seen[-1] == version:
+                return time.monotonic() - started
+            time.sleep(0.05)
+        raise AssertionError(f"serving still answers {seen[-1]!r}, not {version}")
+
+    try:
+        registry.promote(settings, settings.referral_model_name, second)
+        promoted_after = drive_until(second)
+        registry.rollback(settings, settings.referral_model_name)
+        rolled_back_after = drive_until(first)  # type: ignore[arg-type]
+    finally:
+        registry.promote(settings, settings.referral_model_name, first)  # type: ignore[arg-type]
+        drive_until(first)  # type: ignore[arg-type]
+    assert failures == 0
+    assert promoted_after <= 10 and rolled_back_after <= 10
+    assert set(seen) <= {first, second}
+
+
+def test_plain_predictor_degrades_to_the_rule_without_a_feature_store(platform) -> None:  # type: ignore[no-untyped-def]
+    predictor = ReferralPredictor(platform.settings)
+    req = RecommendRequest(**_body(platform))
+    normal = predictor.recommend(req)
+    assert not normal.degraded and normal.model_version
+
+    predictor.store = None  # the online store went away
+    predictor.store_error = "online store unavailable: connection refused"
+    degraded = predictor.recommend(req)
+    assert degraded.degraded and degraded.model_version is None
+    assert len(degraded.items) == req.k
+    assert all(i.reasons[0].startswith("rule:") for i in degraded.items)
+
+
+def test_serve_metrics_and_health(platform) -> None:  # type: ignore[no-untyped-def]
+    base = f"{platform.settings.serve_url}/recommend"
+    httpx.post(base, json=_body(platform), timeout=10)
+    health = httpx.get(f"{base}/health", timeout=10).json()
+    assert health["model_version"] and health["candidates"] > 0
+    metrics = httpx.get(f"{base}/metrics", timeout=10).text
+    assert "regioncare_recommend_seconds_bucket" in metrics
