@@ -196,17 +196,30 @@ def ranking_report(scores: np.ndarray, targets: np.ndarray, groups: pd.DataFrame
 
 def prepare(settings: Settings, config: TrainConfig) -> tuple[rd.ReferralSet, np.ndarray,
                                                               np.ndarray]:
-    """The full referral set with features, and the train and test row numbers."""
+    """The referral set with features, and the train and test row numbers.
+
+    History is split by time; decisions taken on suggestions in the API (accepted
+    specialists) join the training rows only, so the held-out test stays historical.
+    """
     from features.store import open_store
+    from training.decisions import load_decision_labels
 
     store = open_store(settings)
-    referrals = rd.good_referrals(rd.load_referrals(settings))
+    history = rd.good_referrals(rd.load_referrals(settings)).assign(source="history")
+    decisions, counts = load_decision_labels(settings)
+    frames = [history]
+    if not decisions.empty:
+        frames.append(decisions.assign(source="decision"))
+    referrals = pd.concat(frames, ignore_index=True)
     candidates = rd.candidate_universe(settings)
     referrals = referrals[referrals["target_practitioner_id"].isin(candidates)]
     data = rd.build_set(store, settings, referrals.reset_index(drop=True), candidates)
-    train, test = rd.time_split(data.referrals, test_fraction=config.test_fraction)
-    test_rows = test.index.to_numpy()[: config.max_eval_referrals]
-    return data, train.index.to_numpy(), test_rows
+    data.decision_counts = counts
+    past = data.referrals[data.referrals["source"] == "history"]
+    train, test = rd.time_split(past, test_fraction=config.test_fraction)
+    from_decisions = data.referrals.index[data.referrals["source"] == "decision"].to_numpy()
+    train_rows = np.concatenate([train.index.to_numpy(), from_decisions])
+    return data, train_rows, test.index.to_numpy()[: config.max_eval_referrals]
 
 
 def evaluate_all(settings: Settings, data: rd.ReferralSet, spec: FeatureSpec,
@@ -244,6 +257,23 @@ def oracle_scores(settings: Settings, data: rd.ReferralSet, rows: np.ndarray,
     scores = np.asarray(truth_scores(truth, data.referrals.iloc[rows],
                                      list(data.candidate_ids)), dtype=np.float64)
     return np.where(np.isfinite(scores), scores, -1e9)
+
+
+def _champion_gbm(settings: Settings, version: str) -> Any:
+    """The gbm baseline logged beside a model version (None for versions without one)."""
+    import lightgbm as lgb
+    import mlflow
+
+    from training import registry
+
+    registry.configure(settings)
+    mv = mlflow.MlflowClient().get_model_version(settings.referral_model_name, version)
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=mv.run_id,
+                                                   artifact_path="gbm_baseline.txt")
+    except Exception:  # older versions were logged without it
+        return None
+    return lgb.Booster(model_file=path)
 
 
 def _flat(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -307,6 +337,7 @@ def train_referral(settings: Settings, config: TrainConfig | None = None, *,
         mlflow.log_params({**config.__dict__, "feature_service": rd.SERVICE,
                            "train_referrals": len(train_rows), "test_referrals": len(test_rows),
                            "candidates": len(data.candidate_ids),
+                           "decision_labels": json.dumps(data.decision_counts),
                            "data_window": f"{window.min()} .. {window.max()}"})
         mlflow.log_metrics(_flat(metrics))
         mlflow.log_dict(metrics, "metrics.json")
@@ -314,6 +345,9 @@ def train_referral(settings: Settings, config: TrainConfig | None = None, *,
                         "model_card.md")
         folder = Path(tmp) / "bundle"
         bundle.save(folder)
+        # The gbm baseline travels with the version, so `evaluate` can score it elsewhere.
+        booster.save_model(str(Path(tmp) / "gbm_baseline.txt"))
+        mlflow.log_artifact(str(Path(tmp) / "gbm_baseline.txt"))
         # The class is importable, so cloudpickle stores a reference to it, not its code:
         # MLflow's warning about pickled code does not apply.
         pyfunc_log = logging.getLogger("mlflow.pyfunc")
@@ -403,5 +437,6 @@ def evaluate_region(settings: Settings, region: Path, *, seed: int = 7,
         r.region: (float(r.lat), float(r.lon))
         for r in pd.read_parquet(local.offline_dir / "regions.parquet").itertuples()}})
     metrics = evaluate_all(local, data, spec, bundle.model, rows, seed=seed,
-                           oracle_dir=region / "ground_truth")
+                           oracle_dir=region / "ground_truth",
+                           gbm=_champion_gbm(settings, champion.version))
     return {"model_version": champion.version, "region": str(region), "metrics": metrics}

@@ -33,6 +33,7 @@ class ReferralSet:
     months: dict[pd.Timestamp, CandidateTable]  # candidate features as of each month start
     candidate_ids: np.ndarray  # the candidate universe, fixed order
     rows_without_features: dict[str, int] = field(default_factory=dict)
+    decision_counts: dict[str, int] = field(default_factory=dict)  # API decisions used
 
     def target_index(self) -> np.ndarray:
         pos = {pid: i for i, pid in enumerate(self.candidate_ids)}
