@@ -24,6 +24,19 @@ def build_app(settings: Settings):  # -> ray.serve.Application
     return ReferralRecommender.options(user_config={"reload_interval_s": 5.0}).bind(settings)
 
 
+def app_builder(args: dict[str, str]):  # -> ray.serve.Application
+    """Entry point for ``serve deploy serve_config.yaml`` on a cluster.
+
+    Settings come from the cluster's environment (``REGIONCARE_*`` in the runtime env);
+    ``args`` may override ``reload_interval_s``.
+    """
+    from serving.deployments import ReferralRecommender
+
+    settings = Settings()
+    interval = float(args.get("reload_interval_s", 5.0))
+    return ReferralRecommender.options(user_config={"reload_interval_s": interval}).bind(settings)
+
+
 def start(settings: Settings) -> None:
     """Start Ray (bounded to this machine's cores) and Serve on loopback; returns when ready."""
     import ray

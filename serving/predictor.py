@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +39,136 @@ SERVICE = "referral_matching_v1"
 PATIENT_VIEW = "patient_profile_fv"
 PRACTITIONER_VIEW = "practitioner_profile_fv"
 NON_CANDIDATE_SPECIALTIES = ("general_practice",)
+
+
+AVAILABILITY_VIEW = "practitioner_availability_fv"
+NUMERIC_CANDIDATE_COLUMNS = tuple(c for c in CANDIDATE_COLUMNS if c not in (
+    "practitioner_id", "institution_id", "specialty", "sub_specialty", "region"))
+
+
+@dataclass(frozen=True)
+class CandidateSnapshot:
+    """Every candidate's features at one online-store version, as arrays and one tensor."""
+
+    table: CandidateTable
+    next_slot: np.ndarray
+    numeric: torch.Tensor  # [n_candidates, len(NUMERIC_CANDIDATE_COLUMNS)] float32
+    index: dict[str, int]
+    marker: int
+    loaded_at: float
+    source: str  # online | offline
+
+    def rows(self, practitioner_ids: list[str]) -> tuple[CandidateTable, torch.Tensor]:
+        """Features of the given candidates (unknown ids raise KeyError)."""
+        idx = np.fromiter((self.index[p] for p in practitioner_ids), dtype=np.int64,
+                          count=len(practitioner_ids))
+        return self.table.take(idx), self.numeric[torch.from_numpy(idx)]
+
+
+class CandidateCache:
+    """Candidate (practitioner) features held in the serving process.
+
+    ``refresh()`` reads all candidates from the online store in one batched call per view
+    (profile + live availability; the live ``next_open_slot`` supersedes the snapshot's
+    ``next_free_slot``). A watcher polls the online marker (one ``stat``) that
+    ``features.store.materialize`` and ``features.push`` touch, and reloads when it moves,
+    so a request reads the current snapshot without any IO.
+    """
+
+    def __init__(self, settings: Settings, *, store: Callable[[], Any],
+                 ids: Callable[[], list[str]],
+                 offline_rows: Callable[[list[str]], dict[str, list[Any]]],
+                 on_load: Callable[[CandidateSnapshot], None] | None = None,
+                 stop: threading.Event | None = None, poll_s: float | None = None) -> None:
+        self.settings = settings
+        self._store, self._ids, self._offline_rows = store, ids, offline_rows
+        self._on_load = on_load
+        self._stop = stop or threading.Event()
+        self.poll_s = settings.candidate_cache_poll_s if poll_s is None else poll_s
+        self.snapshot: CandidateSnapshot | None = None
+        self.error: str | None = None
+        self.refreshes = 0
+        self._refresh_lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+
+    def refresh(self) -> int:
+        from features.store import online_marker
+
+        with self._refresh_lock:
+            marker = online_marker(self.settings)  # read first: a later change reloads again
+            ids = self._ids()
+            rows, source = self._online(ids), "online"
+            if rows is None:
+                rows, source = self._offline_rows(ids), "offline"
+            snap = self._build(ids, rows, marker, source)
+            self.snapshot = snap
+            self.refreshes += 1
+        if self._on_load is not None:
+            self._on_load(snap)
+        return len(snap.table)
+
+    def _online(self, ids: list[str]) -> dict[str, list[Any]] | None:
+        store = self._store()
+        if store is None:
+            return None
+        from features.store import online_rows
+
+        try:
+            rows = online_rows(store, SERVICE, PRACTITIONER_VIEW, "practitioner_id", ids)
+        except Exception as exc:
+            self.error = f"online store unavailable: {exc}"
+            log.warning(self.error)
+            return None
+        try:
+            live = online_rows(store, SERVICE, AVAILABILITY_VIEW, "practitioner_id", ids)
+            # A live row (counts present) wins even when it knows no free slot.
+            rows["next_free_slot"] = [
+                fresh if known is not None else old for fresh, known, old in zip(
+                    live["next_open_slot"], live["free_slots_14d"], rows["next_free_slot"],
+                    strict=True)]
+        except Exception as exc:  # an older repo without the availability view
+            log.info("no live availability: %s", exc)
+        self.error = None
+        return rows
+
+    @staticmethod
+    def _build(ids: list[str], rows: dict[str, list[Any]], marker: int,
+               source: str) -> CandidateSnapshot:
+        now = pd.Timestamp(datetime.now(UTC))
+        nxt = pd.to_datetime(pd.Series(rows["next_free_slot"]), utc=True, errors="coerce")
+        rows = dict(rows)
+        rows["practitioner_id"] = ids
+        rows["next_free_slot_days"] = ((nxt - now).dt.total_seconds() / 86400.0).tolist()
+        table = CandidateTable.from_records({c: rows[c] for c in CANDIDATE_COLUMNS})
+        numeric = torch.from_numpy(np.stack(
+            [table.columns[c].astype(np.float32) for c in NUMERIC_CANDIDATE_COLUMNS], axis=1)
+            if len(table) else np.zeros((0, len(NUMERIC_CANDIDATE_COLUMNS)), np.float32))
+        return CandidateSnapshot(table=table, next_slot=nxt.to_numpy(), numeric=numeric,
+                                 index={p: i for i, p in enumerate(ids)}, marker=marker,
+                                 loaded_at=time.time(), source=source)
+
+    def stale(self) -> bool:
+        from features.store import online_marker
+
+        snap = self.snapshot
+        return snap is None or online_marker(self.settings) != snap.marker
+
+    def start_watch(self) -> None:
+        """Reload in the background whenever the online marker moves."""
+        if self._watcher is not None or self.poll_s <= 0:
+            return
+
+        def watch() -> None:
+            while not self._stop.wait(self.poll_s):
+                try:
+                    if self.stale():
+                        self.refresh()
+                except Exception as exc:  # keep serving the last snapshot
+                    self.error = f"candidate refresh failed: {exc}"
+                    log.warning(self.error)
+
+        self._watcher = threading.Thread(target=watch, name="candidate-cache", daemon=True)
+        self._watcher.start()
 
 
 class ReferralPredictor:
@@ -114,27 +246,28 @@ class ReferralPredictor:
         self._stop.set()
 
     def refresh_candidates(self) -> int:
-        """Load every candidate's latest features: online store first, offline as fallback."""
-        ids = self._candidate_ids()
-        rows: dict[str, list[Any]] | None = None
-        if self.store is not None:
-            try:
-                from features.store import online_rows
+        """Load every candidate's latest features into the serving-side cache.
 
-                rows = online_rows(self.store, SERVICE, PRACTITIONER_VIEW, "practitioner_id",
-                                   ids)
-            except Exception as exc:
-                self.store_error = f"online store unavailable: {exc}"
-        if rows is None:
-            rows = self._offline_candidate_rows(ids)
-        now = pd.Timestamp(datetime.now(UTC))
-        nxt = pd.to_datetime(pd.Series(rows["next_free_slot"]), utc=True, errors="coerce")
-        rows["practitioner_id"] = ids
-        rows["next_free_slot_days"] = ((nxt - now).dt.total_seconds() / 86400.0).tolist()
-        table = CandidateTable.from_records({c: rows[c] for c in CANDIDATE_COLUMNS})
+        The cache (``CandidateCache``) reads the online store (offline tables as fallback)
+        and then watches the online marker that ``materialize`` and pushes touch, reloading
+        in the background when it moves; ``self.candidates`` is swapped in one assignment.
+        """
+        cache: CandidateCache | None = getattr(self, "_candidate_cache", None)
+        if cache is None:
+            cache = CandidateCache(self.settings, store=lambda: self.store,
+                                   ids=self._candidate_ids,
+                                   offline_rows=self._offline_candidate_rows,
+                                   on_load=self._install_candidates, stop=self._stop)
+            self._candidate_cache = cache
+        n = cache.refresh()
+        if cache.error:
+            self.store_error = cache.error
+        cache.start_watch()
+        return n
+
+    def _install_candidates(self, snap: CandidateSnapshot) -> None:
         with self._lock:
-            self.candidates, self.next_slot = table, nxt.to_numpy()
-        return len(table)
+            self.candidates, self.next_slot = snap.table, snap.next_slot
 
     def _candidate_ids(self) -> list[str]:
         prac = pd.read_parquet(self.settings.offline_dir / "practitioners.parquet",
