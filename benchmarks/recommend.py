@@ -86,15 +86,18 @@ def score_2000_p99_ms(settings: Settings, repeats: int) -> dict[str, float]:
 
 
 def ray_rss_mb() -> float:
+    """RSS of the Ray processes this process started (GCS, raylet and their workers).
+
+    Only descendants count: another Ray instance on the machine is not ours to measure.
+    """
     import psutil
 
     total = 0
-    for proc in psutil.process_iter(["name", "cmdline", "memory_info"]):
-        cmd = " ".join(proc.info.get("cmdline") or [])
-        name = proc.info.get("name") or ""
-        if ("ray::" in name or "raylet" in name or "gcs_server" in name
-                or "ray/_private" in cmd or "ray::" in cmd) and proc.info.get("memory_info"):
-            total += proc.info["memory_info"].rss
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
     return round(total / 2**20, 1)
 
 
@@ -132,6 +135,7 @@ def run(settings: Settings, *, quick: bool = False) -> dict[str, Any]:
         open_loop(url, body, rps=rps, seconds=2.0)
         ray = open_loop(url, body, rps=rps, seconds=seconds).summary()
         result["ray_rss_mb"] = ray_rss_mb()
+        result["swap"] = swap_under_load(settings, url, body, rps=rps, seconds=seconds)
     finally:
         serving_app.stop()
 
@@ -141,10 +145,75 @@ def run(settings: Settings, *, quick: bool = False) -> dict[str, Any]:
         "plain_max_ms": plain["max_ms"],
         "p99_ratio": round(ray["p99_ms"] / plain["p99_ms"], 3) if plain["p99_ms"] else None,
         "p50_ratio": round(ray["p50_ms"] / plain["p50_ms"], 3) if plain["p50_ms"] else None,
-        "errors": ray["errors"] + plain["errors"], "ray_errors": ray["errors"],
+        "errors": ray["errors"] + plain["errors"] + result["swap"]["errors"],
+        "ray_errors": ray["errors"],
         "plain_errors": plain["errors"], "requests_per_side": ray["sent"],
     })
     return result
+
+
+def register_copy_of_champion(settings: Settings) -> tuple[str, str]:
+    """A second real version (the champion's weights) to move the alias to and back."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+
+    from training import registry
+    from training.referral import EXPERIMENT, _log_pyfunc
+
+    loaded = registry.load_alias(settings, settings.referral_model_name)
+    folder = Path(tempfile.mkdtemp()) / "bundle"
+    try:
+        loaded.bundle.save(folder)
+        with mlflow.start_run(experiment_id=registry.experiment(settings, EXPERIMENT),
+                              run_name="bench-swap-copy"):
+            info = _log_pyfunc(folder, settings.referral_model_name)
+    finally:
+        shutil.rmtree(folder.parent, ignore_errors=True)
+    return loaded.version, str(info.registered_model_version)
+
+
+def swap_under_load(settings: Settings, url: str, body: Any, *, rps: float, seconds: float
+                    ) -> dict[str, Any]:
+    """Promote a new version a third of the way in, roll back at two thirds, under load."""
+    import threading
+
+    from training import registry
+
+    name = settings.referral_model_name
+    old, new = register_copy_of_champion(settings)
+    marks: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def switch() -> None:
+        time.sleep(seconds / 3)
+        marks["promote"] = time.perf_counter() - started
+        registry.promote(settings, name, new)
+        time.sleep(seconds / 3)
+        marks["rollback"] = time.perf_counter() - started
+        registry.rollback(settings, name)
+
+    mover = threading.Thread(target=switch)
+    mover.start()
+    load = open_loop(url, body, rps=rps, seconds=seconds, keep=lambda b: b["model_version"])
+    mover.join()
+    offset = 0.0  # the load started within milliseconds of `started`
+
+    def settle(after: float, until: float, version: str) -> float | None:
+        """Seconds from the move until every later answer carries ``version``."""
+        window = [(t - offset, v) for t, v in load.bodies if after <= t - offset < until]
+        stale = [t for t, v in window if v != version]
+        if not window:
+            return None
+        return round((max(stale) if stale else after) - after, 2)
+
+    registry.promote(settings, name, old)  # leave the platform as it was
+    return {"versions": [old, new], "errors": load.errors, "requests": load.sent,
+            "promote_visible_s": settle(marks["promote"], marks["rollback"], new),
+            "rollback_visible_s": settle(marks["rollback"], seconds + 60, old),
+            "p99_ms": load.summary()["p99_ms"]}
 
 
 def free_port() -> int:
