@@ -23,11 +23,13 @@ services:
 run: install
 	$(BIN)/regioncare up --scale tiny
 
-# services.sh installs/starts PostgreSQL on 127.0.0.1 and prints its URL; the API suite runs
-# on SQLite and on that database.
+# services.sh installs/starts PostgreSQL (and the browser) on 127.0.0.1 and prints the
+# database URL; redis.sh does the same for Redis. The API suite runs on SQLite and on
+# PostgreSQL, the feature-store suite on SQLite and on Redis.
 test: install
 	$(BIN)/ruff check .
-	url=$$(bash scripts/services.sh --url) && REGIONCARE_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest -q
+	url=$$(bash scripts/services.sh --url) && redis=$$(bash scripts/redis.sh) && \
+	REGIONCARE_TEST_POSTGRES_URL="$$url" REGIONCARE_TEST_REDIS_URL="$$redis" $(BIN)/python -m pytest -q
 
 lint: install
 	$(BIN)/ruff check .

@@ -64,18 +64,17 @@ def import_models() -> None:
     """Every area's tables register on Base when its models module is imported."""
     from collaboration_api.auth import models as _auth  # noqa: F401
     from collaboration_api.consult import models as _consult  # noqa: F401
-    from collaboration_api.notifications import models as _notifications  # noqa: F401
-    from collaboration_api.referral import models as _referral  # noqa: F401
-    from collaboration_api.schedule import models as _schedule  # noqa: F401
-    from collaboration_api.supervision import models as _supervision  # noqa: F401
-    from collaboration_api.telemedicine import models as _telemedicine  # noqa: F401
-    from collaboration_api.workflow import models as _workflow  # noqa: F401
-    # Part 2 (revision 0003_part2)
     from collaboration_api.directory import models as _directory  # noqa: F401
     from collaboration_api.imaging import models as _imaging  # noqa: F401
     from collaboration_api.internet_clinic import models as _internet_clinic  # noqa: F401
     from collaboration_api.joint_clinic import models as _joint_clinic  # noqa: F401
+    from collaboration_api.notifications import models as _notifications  # noqa: F401
+    from collaboration_api.referral import models as _referral  # noqa: F401
+    from collaboration_api.schedule import models as _schedule  # noqa: F401
+    from collaboration_api.supervision import models as _supervision  # noqa: F401
     from collaboration_api.teaching import models as _teaching  # noqa: F401
+    from collaboration_api.telemedicine import models as _telemedicine  # noqa: F401
+    from collaboration_api.workflow import models as _workflow  # noqa: F401
 
 
 def alembic_config(url: str | None = None):  # type: ignore[no-untyped-def]

@@ -16,6 +16,9 @@ def get_settings(request: Request) -> Settings:
 
 def get_db(request: Request):  # type: ignore[no-untyped-def]
     with request.app.state.sessions() as session:
+        # Services that push changes beyond the database (bookings to the feature store)
+        # find the settings here instead of taking them through every signature.
+        session.info["settings"] = request.app.state.settings
         yield session
 
 

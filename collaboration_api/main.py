@@ -62,6 +62,18 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (auth_router, directory_router, referral_router, consult_router,
                    telemedicine_router, notifications_router, supervision_router, fhir_router):
         app.include_router(router)
+    from collaboration_api.console.router import router as console_router
+    from collaboration_api.models_api.router import router as models_router
+    app.include_router(models_router)
+    app.include_router(console_router)
+    from collaboration_api.imaging.router import router as imaging_router
+    from collaboration_api.internet_clinic.router import router as internet_clinic_router
+    from collaboration_api.joint_clinic.router import router as joint_clinic_router
+    from collaboration_api.teaching.router import router as teaching_router
+    app.include_router(imaging_router)
+    app.include_router(joint_clinic_router)
+    app.include_router(internet_clinic_router)
+    app.include_router(teaching_router)
 
     _document_idempotency(app)
 

@@ -9,6 +9,7 @@ Source ids (e.g. a referral's number at the hospital) become keyed opaque ids.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pandas as pd
@@ -57,6 +58,16 @@ def check_table(df: pd.DataFrame, table: str) -> None:
     bad = FORBIDDEN_COLUMNS & set(df.columns)
     if bad:
         raise ValueError(f"{table}: direct identifier columns {sorted(bad)}")
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_LONG_NUMBER = re.compile(r"\d[\d\s\-]{4,}\d")
+
+
+def scrub_text(text: str) -> str:
+    """Free text that leaves the identified zone (quarantine reasons, logs): quoted
+    values and long digit runs (ID, phone, MRN, insurance numbers) are replaced."""
+    return _LONG_NUMBER.sub("<number>", _QUOTED.sub("<value>", text))
 
 
 def sentinel_hits(offline_dir, sentinels: list[str]) -> int:

@@ -10,6 +10,7 @@ so it is idempotent: the same records give byte-identical files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import defaultdict
@@ -298,8 +299,47 @@ def _flags(code: str) -> dict[str, int]:
     return comorbidity_flags([code])
 
 
+# The patients table is computed per patient; above this many Patient records it is
+# computed in PATIENT_PARTITIONS hash partitions of the pseudonym, so that the working
+# frames (several times the output) exist for one partition at a time.
+PARTITION_MIN_PATIENTS = 20_000
+PATIENT_PARTITIONS = 16
+
+
 def _patients_table(pat: pd.DataFrame, cond: pd.DataFrame, ref: pd.DataFrame,
-                    pat_key: dict, as_of: pd.Timestamp) -> pd.DataFrame:
+                    pat_key: dict, as_of: pd.Timestamp,
+                    partitions: int | None = None) -> pd.DataFrame:
+    cols = [f.name for f in SCHEMAS["patients"]]
+    k = partitions or (PATIENT_PARTITIONS if len(pat) >= PARTITION_MIN_PATIENTS else 1)
+    if pat.empty or k <= 1:
+        return _patients_part(pat, cond, ref, pat_key, as_of)
+
+    def bucket(pids) -> np.ndarray:
+        return np.array([int(hashlib.sha256(str(x).encode()).hexdigest()[:8], 16) % k
+                         if isinstance(x, str) else -1 for x in pids])
+
+    pat_b = bucket(pat["patient_id_regional"])
+    cond_b = bucket([pat_key.get((h, s)) for h, s in zip(cond["holder"], cond["subject"],
+                                                          strict=True)]) \
+        if not cond.empty else np.array([], dtype=int)
+    ref_b = bucket(ref["patient_id"]) if not ref.empty else np.array([], dtype=int)
+    parts = []
+    for b in range(k):
+        sel = pat_b == b
+        if not sel.any():
+            continue
+        out = _patients_part(pat[sel], cond[cond_b == b] if len(cond_b) else cond,
+                             ref[ref_b == b] if len(ref_b) else ref, pat_key, as_of)
+        if len(out):
+            parts.append(out)
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True).sort_values(
+        ["patient_id", "event_timestamp"]).reset_index(drop=True)
+
+
+def _patients_part(pat: pd.DataFrame, cond: pd.DataFrame, ref: pd.DataFrame,
+                   pat_key: dict, as_of: pd.Timestamp) -> pd.DataFrame:
     cols = [f.name for f in SCHEMAS["patients"]]
     if pat.empty:
         return pd.DataFrame(columns=cols)

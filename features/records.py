@@ -158,9 +158,57 @@ class Task(Resource):
     execution_start: str | None = None
 
 
+@dataclass
+class Encounter(Resource):
+    resourceType: ClassVar[str] = "Encounter"  # a visit (HL7 v2 PV1, OMOP visit_occurrence)
+    subject: str = ""
+    klass: str = ""  # inpatient | outpatient | emergency
+    status: str = ""  # in-progress | finished
+    start: str | None = None
+    end: str | None = None
+    specialty: str = ""  # regional specialty when the department maps to one
+
+
+@dataclass
+class Observation(Resource):
+    resourceType: ClassVar[str] = "Observation"  # a result (HL7 v2 OBX, OMOP measurement)
+    subject: str = ""
+    code: str = ""
+    system: str = ""  # e.g. http://loinc.org, or the sender's local system
+    value: float | None = None  # numeric value in ``unit`` (normalised, UCUM)
+    value_text: str = ""
+    unit: str = ""
+    effective: str | None = None
+
+
+@dataclass
+class Appointment(Resource):
+    resourceType: ClassVar[str] = "Appointment"  # HL7 v2 SIU
+    subject: str = ""
+    practitioner: str = ""
+    start: str = ""
+    end: str | None = None
+    status: str = "booked"
+
+
+@dataclass
+class ImagingStudy(Resource):
+    resourceType: ClassVar[str] = "ImagingStudy"  # DICOM metadata; pixels stay at source
+    subject: str = ""
+    uid: str = ""  # StudyInstanceUID
+    started: str | None = None
+    modalities: list[str] = field(default_factory=list)
+    description: str = ""
+    n_series: int = 0
+    n_instances: int = 0
+    series: list[dict] = field(default_factory=list)  # {uid, modality, number, n, desc}
+    endpoint: str = ""  # where the pixel data stays (the source file/folder)
+
+
 RESOURCE_TYPES: dict[str, type[Resource]] = {
     c.resourceType: c for c in (Organization, Location, Practitioner, PractitionerRole,
-                                Schedule, Slot, Patient, Condition, ServiceRequest, Task)}
+                                Schedule, Slot, Patient, Condition, ServiceRequest, Task,
+                                Encounter, Observation, Appointment, ImagingStudy)}
 
 
 def parse_record(body: bytes) -> Resource:

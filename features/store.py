@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # feast takes ~9 s to import: only where it is used
 
 FEATURE_STORE_YAML = """\
 # Written by `regioncare features apply`; paths are relative to this folder.
-project: regioncare
+project: {project}
 provider: local
 registry:
   path: registry.db
@@ -44,9 +44,27 @@ from features.feature_repo.definitions import *  # noqa: F401,F403
 """
 
 
+def redis_connection_string(url: str) -> str:
+    """Feast's Redis form ``host:port[,db=N,...]`` from ``redis://host:port[/db]`` or itself."""
+    if not url.startswith(("redis://", "rediss://")):
+        return url
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = f"{parts.hostname or '127.0.0.1'}:{parts.port or 6379}"
+    if parts.path.strip("/"):
+        conn += f",db={parts.path.strip('/')}"
+    if parts.password:
+        conn += f",password={parts.password}"
+    if url.startswith("rediss://"):
+        conn += ",ssl=true"
+    return conn
+
+
 def _online_store_yaml(settings: Settings) -> str:
     if settings.online_store == "redis":
-        return f"  type: redis\n  connection_string: \"{settings.redis_url}\""
+        conn = redis_connection_string(settings.redis_url)
+        return f"  type: redis\n  connection_string: \"{conn}\""
     return "  type: sqlite\n  path: online.db"
 
 
@@ -55,7 +73,8 @@ def write_repo(settings: Settings) -> Path:
     repo = settings.feast_dir
     repo.mkdir(parents=True, exist_ok=True)
     (repo / "data").mkdir(exist_ok=True)
-    yaml = FEATURE_STORE_YAML.format(online_store=_online_store_yaml(settings))
+    yaml = FEATURE_STORE_YAML.format(project=settings.feast_project,
+                                     online_store=_online_store_yaml(settings))
     (repo / "feature_store.yaml").write_text(yaml)
     (repo / "repo.py").write_text(REPO_SHIM)
     (repo / ".feastignore").write_text("data/\n")
@@ -87,8 +106,10 @@ def apply(settings: Settings) -> ApplyResult:
             f"offline tables missing in {settings.offline_dir}: {', '.join(missing)} "
             "(run `regioncare ingest` first)"
         )
+    write_availability_table(settings)
     store = open_store(settings)
-    store.apply(definitions.ALL)
+    with contextlib.redirect_stdout(sys.stderr):
+        store.apply(definitions.ALL)  # type: ignore[arg-type]
     return ApplyResult(feature_views=len(store.list_feature_views()),
                        feature_services=len(store.list_feature_services()))
 
@@ -96,6 +117,10 @@ def apply(settings: Settings) -> ApplyResult:
 def _source_files(settings: Settings) -> list[Path]:
     names = ["patients.parquet", "practitioners.parquet", "institutions.parquet"]
     return [settings.offline_dir / n for n in names]
+
+
+# Batch files written only by appending rows later than every row already there.
+APPEND_ONLY_SOURCES = {"data/availability.parquet"}
 
 
 def materialize(settings: Settings, *, end: datetime | None = None) -> int:
@@ -106,26 +131,133 @@ def materialize(settings: Settings, *, end: datetime | None = None) -> int:
     event times) is materialised again from its oldest row: the file's size and mtime are
     remembered per view to tell.
     """
+    write_availability_table(settings)
     store = open_store(settings)
     end = end or datetime.now(UTC)
     seen_path = settings.feast_dir / "materialized.json"
     seen = json.loads(seen_path.read_text()) if seen_path.exists() else {}
     rows = 0
     for fv in store.list_feature_views():
-        path = settings.feast_dir / fv.batch_source.path
+        source_path = str(getattr(fv.batch_source, "path", ""))
+        path = settings.feast_dir / source_path
         stat = path.stat()
         fingerprint = f"{stat.st_size}:{stat.st_mtime_ns}"
         ts = pd.read_parquet(path, columns=["event_timestamp"])["event_timestamp"]
         if len(ts) == 0:
             continue
-        last = fv.most_recent_end_time if seen.get(fv.name) == fingerprint else None
+        unchanged = seen.get(fv.name) == fingerprint
+        # Availability snapshots are only ever appended at later times: incremental is exact.
+        appended = source_path in APPEND_ONLY_SOURCES and fv.name in seen
+        last = fv.most_recent_end_time if unchanged or appended else None
         start = last if last is not None else ts.min().to_pydatetime()
-        rows += int((ts >= pd.Timestamp(start)).sum())
+        rows += int(((ts >= pd.Timestamp(start)) & (ts <= pd.Timestamp(end))).sum())
         with contextlib.redirect_stdout(sys.stderr):  # feast prints progress to stdout
             store.materialize(start_date=start, end_date=end, feature_views=[fv.name])
         seen[fv.name] = fingerprint
     seen_path.write_text(json.dumps(seen))
+    touch_online_marker(settings)
     return rows
+
+
+# -- availability (the batch side of the push source) -----------------------------------------
+
+AVAILABILITY_HORIZON_DAYS = 14
+AVAILABILITY_COLUMNS = ["practitioner_id", "event_timestamp", "next_open_slot",
+                        "free_slots_14d", "booked_14d"]
+
+
+def availability_rows(slots: pd.DataFrame, at: datetime,
+                      practitioner_ids: list[str] | None = None) -> pd.DataFrame:
+    """Per-practitioner availability as of ``at`` from slot rows (practitioner_id, start,
+    status free|busy): the earliest free slot from ``at`` on and the free and booked slots
+    in the next 14 days. Practitioners in ``practitioner_ids`` without slots get a row too.
+    """
+    at_ts = pd.Timestamp(at).tz_convert("UTC") if pd.Timestamp(at).tzinfo else \
+        pd.Timestamp(at, tz="UTC")
+    horizon = at_ts + pd.Timedelta(days=AVAILABILITY_HORIZON_DAYS)
+    start = pd.to_datetime(slots["start"], utc=True)
+    ahead = slots[start >= at_ts].assign(start=start[start >= at_ts])
+    free = ahead[ahead["status"] == "free"]
+    soon = ahead[ahead["start"] < horizon]
+    ids = sorted(set(slots["practitioner_id"]) | set(practitioner_ids or []))
+    out = pd.DataFrame({"practitioner_id": ids})
+    out["event_timestamp"] = at_ts
+    out["next_open_slot"] = free.groupby("practitioner_id")["start"].min().reindex(ids).values
+    out["next_open_slot"] = pd.to_datetime(out["next_open_slot"], utc=True)
+    counts = soon.groupby(["practitioner_id", "status"]).size().unstack(fill_value=0)
+    for col, status in (("free_slots_14d", "free"), ("booked_14d", "busy")):
+        series = counts[status] if status in counts.columns else pd.Series(dtype="int64")
+        out[col] = series.reindex(ids).fillna(0).astype("int64").to_numpy()
+    return out[AVAILABILITY_COLUMNS]
+
+
+def current_slots(settings: Settings) -> pd.DataFrame:
+    """Slots from the offline table with the bookings and cancellations pushed since."""
+    from features.push import apply_slot_changes
+
+    path = settings.offline_dir / "slots.parquet"
+    if path.exists():
+        slots = pd.read_parquet(path, columns=["practitioner_id", "start", "status"])
+    else:
+        slots = pd.DataFrame({"practitioner_id": pd.Series(dtype=str),
+                              "start": pd.Series(dtype="datetime64[ns, UTC]"),
+                              "status": pd.Series(dtype=str)})
+    return apply_slot_changes(settings, slots)
+
+
+def write_availability_table(settings: Settings, *, at: datetime | None = None) -> Path:
+    """Append an availability snapshot as of ``at`` (now) to ``data/availability.parquet``.
+
+    Snapshots accumulate, so training reads availability point-in-time like every other
+    view; ``materialize`` loads the newest one into the online store.
+    """
+    path = settings.offline_dir / "availability.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    at = at or datetime.now(UTC)
+    ids: list[str] = []
+    prac = settings.offline_dir / "practitioners.parquet"
+    if prac.exists():
+        frame = pd.read_parquet(prac, columns=["practitioner_id"])
+        ids = frame["practitioner_id"].unique().tolist()
+    snapshot = availability_rows(current_slots(settings), at, ids)
+    if path.exists():
+        old = pd.read_parquet(path)
+        old = old[old["event_timestamp"] < snapshot["event_timestamp"].min()] \
+            if len(snapshot) else old
+        snapshot = pd.concat([old, snapshot], ignore_index=True) if len(old) else snapshot
+    tmp = path.with_suffix(".parquet.tmp")
+    snapshot.to_parquet(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+# -- the change marker that serving caches poll ---------------------------------------------
+
+def online_marker_path(settings: Settings) -> Path:
+    return settings.feast_dir / "online.version"
+
+
+def touch_online_marker(settings: Settings) -> int:
+    """Record that online features changed (materialise, push); returns the new stamp."""
+    import os
+    import time
+
+    path = online_marker_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.time_ns()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(str(stamp))
+    tmp.replace(path)
+    return stamp
+
+
+def online_marker(settings: Settings) -> int:
+    """The last change stamp (0 if none): one ``stat``, cheap enough to poll per request."""
+    try:
+        st = online_marker_path(settings).stat()
+    except FileNotFoundError:
+        return 0
+    return hash((st.st_ino, st.st_mtime_ns)) or 1  # a new file per change: inode moves too
 
 
 def service_refs(store: FeatureStore, service_name: str) -> dict[str, list[str]]:

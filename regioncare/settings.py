@@ -37,7 +37,12 @@ class Settings(BaseSettings):
     referral_model_name: str = "referral-ranker"
 
     online_store: str = Field("sqlite", description="sqlite (embedded) | redis (at scale)")
-    redis_url: str = "127.0.0.1:6379"
+    redis_url: str = Field("127.0.0.1:6379", description="Redis online store: host:port "
+                                                          "(Feast's form) or redis://host:port")
+    feast_project: str = Field("regioncare", pattern=r"^[A-Za-z0-9_]+$",
+                               description="Feast project; keys in a shared Redis carry it")
+    candidate_cache_poll_s: float = Field(0.25, ge=0, description="how often serving checks "
+                                          "the online-store change marker (0: never)")
 
     # Collaboration API. database_url empty = the embedded SQLite file under home.
     database_url: str = Field("", description="SQLAlchemy URL of the app database, e.g. "

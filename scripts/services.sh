@@ -15,19 +15,24 @@ URL_ONLY=0
 if [ "${1:-}" = "--url" ]; then URL_ONLY=1; exec 3>&1 1>&2; fi
 
 # Chromium: Debian's package at /usr/bin/chromium for the browser tests (tests/browser drive
-# it with Playwright's Python client; no browser is ever downloaded by Playwright). Checked
+# it with Playwright's Python client; no browser is ever downloaded by Playwright), and a small
+# CJK font (fonts-wqy-microhei) so that the zh-CN console renders in its screenshots. Checked
 # first so that a PostgreSQL problem outside CI cannot skip it; a failure here exits 1 only
 # with CI=true, otherwise the browser tests skip themselves.
 CHROMIUM=${REGIONCARE_CHROMIUM:-/usr/bin/chromium}
-if [ ! -x "$CHROMIUM" ]; then
+BROWSER_PACKAGES=""
+[ -x "$CHROMIUM" ] || BROWSER_PACKAGES="chromium"
+dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || BROWSER_PACKAGES="$BROWSER_PACKAGES fonts-wqy-microhei"
+if [ -n "$BROWSER_PACKAGES" ]; then
     if [ "$(id -u)" != "0" ]; then
-        echo "services: Chromium is not installed at $CHROMIUM and we are not root" >&2
+        echo "services: missing$BROWSER_PACKAGES for the browser tests and we are not root" >&2
         if [ "${CI:-}" = "true" ]; then exit 1; fi
     else
-        echo "services: installing Debian's chromium" >&2
+        echo "services: installing Debian's$BROWSER_PACKAGES" >&2
         export DEBIAN_FRONTEND=noninteractive
-        if ! { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }; then
-            echo "services: apt-get install chromium failed" >&2
+        # shellcheck disable=SC2086
+        if ! { apt-get update -qq >/dev/null && apt-get install -y -qq $BROWSER_PACKAGES >/dev/null; }; then
+            echo "services: apt-get install$BROWSER_PACKAGES failed" >&2
             if [ "${CI:-}" = "true" ]; then exit 1; fi
             echo "services: continuing without it (browser tests will be skipped outside CI)" >&2
         fi
@@ -35,6 +40,9 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 if [ -x "$CHROMIUM" ]; then
     echo "services: $("$CHROMIUM" --version 2>/dev/null || echo chromium) at $CHROMIUM" >&2
+elif [ "${CI:-}" = "true" ]; then
+    echo "services: no Chromium at $CHROMIUM" >&2
+    exit 1
 fi
 
 PG_USER=${REGIONCARE_PG_USER:-regioncare}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import time
 from typing import Any
 
 from ray import serve
@@ -9,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from regioncare.settings import Settings
+
+log = logging.getLogger("regioncare.serving.requests")
 
 
 @serve.deployment(
@@ -44,12 +49,21 @@ class ReferralRecommender:
             from starlette.responses import Response
 
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        request_id = request.headers.get("X-Request-ID", "-")
         try:
             body = RecommendRequest.model_validate(await request.json())
         except (ValidationError, ValueError) as exc:
             return JSONResponse({"detail": str(exc).splitlines()[0]}, status_code=422)
+        started = time.perf_counter()
         result = self.predictor.recommend(body)
-        return JSONResponse(result.model_dump(mode="json"))
+        # One structured line per answer, joined to the API's log by the request id; only
+        # pseudonymous ids and codes appear here.
+        log.info(json.dumps({"event": "recommend", "request_id": request_id,
+                             "model_version": result.model_version,
+                             "degraded": result.degraded, "items": len(result.items),
+                             "ms": round((time.perf_counter() - started) * 1000, 2)}))
+        return JSONResponse(result.model_dump(mode="json"),
+                            headers={"X-Request-ID": request_id})
 
     def check_health(self) -> None:
         """Serve replaces a replica whose predictor cannot answer at all."""

@@ -58,11 +58,16 @@ class CandidateSnapshot:
     loaded_at: float
     source: str  # online | offline
 
+    def all(self) -> tuple[CandidateTable, torch.Tensor]:
+        """Every candidate's features as they are held: no copy, no IO (a request's read)."""
+        return self.table, self.numeric
+
     def rows(self, practitioner_ids: list[str]) -> tuple[CandidateTable, torch.Tensor]:
-        """Features of the given candidates (unknown ids raise KeyError)."""
+        """Features of the given candidates, in that order (unknown ids raise KeyError)."""
         idx = np.fromiter((self.index[p] for p in practitioner_ids), dtype=np.int64,
                           count=len(practitioner_ids))
-        return self.table.take(idx), self.numeric[torch.from_numpy(idx)]
+        # Gather in numpy: torch's indexing pays thread-pool overhead on a busy machine.
+        return self.table.take(idx), torch.from_numpy(self.numeric.numpy()[idx])
 
 
 class CandidateCache:

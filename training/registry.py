@@ -102,11 +102,15 @@ def list_versions(settings: Settings, name: str) -> list[dict[str, Any]]:
     configure(settings)
     client = MlflowClient()
     versions = client.search_model_versions(f"name='{name}'")
-    out = []
-    for mv in sorted(versions, key=lambda v: int(v.version)):
-        out.append({"version": str(mv.version), "run_id": mv.run_id,
-                    "aliases": list(mv.aliases), "created": mv.creation_timestamp})
-    return out
+    # search_model_versions leaves the aliases out; the registered model carries them.
+    aliases: dict[str, list[str]] = {}
+    if versions:
+        for alias, version in client.get_registered_model(name).aliases.items():
+            aliases.setdefault(str(version), []).append(alias)
+    return [{"version": str(mv.version), "run_id": mv.run_id,
+             "aliases": sorted(aliases.get(str(mv.version), [])),
+             "created": mv.creation_timestamp}
+            for mv in sorted(versions, key=lambda v: int(v.version))]
 
 
 def promote(settings: Settings, name: str, version: str) -> str:

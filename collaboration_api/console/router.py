@@ -39,8 +39,11 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 PAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "referral_new": ("referral_new.html", "nav.referral_new", ("clinician", "specialist")),
     "referrals": ("referrals.html", "nav.referrals", ("clinician", "specialist", "scheduler")),
-    "referral": ("referral_detail.html", "referral.detail",
-                 ("clinician", "specialist", "scheduler")),
+    "referral": (
+        "referral_detail.html",
+        "referral.detail",
+        ("clinician", "specialist", "scheduler"),
+    ),
     "consults": ("consults.html", "nav.consults", ("clinician", "specialist")),
     "scheduler": ("scheduler.html", "nav.scheduler", ("scheduler",)),
     "calendar": ("calendar.html", "nav.calendar", ("scheduler", "specialist")),
@@ -48,20 +51,28 @@ PAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "supervision": ("supervision.html", "nav.supervision", ("supervisor", "admin")),
     "audit": ("audit.html", "nav.audit", ("supervisor", "admin")),
     "models": ("models.html", "nav.models", ("data_scientist", "admin")),
+    "teaching": ("teaching.html", "nav.teaching", ("teacher", "clinician", "admin")),
 }
 # the first page of each role after signing in
-HOME = {"clinician": "referral_new", "specialist": "worklist", "scheduler": "scheduler",
-        "radiologist": "worklist", "supervisor": "supervision", "data_scientist": "models",
-        "admin": "supervision", "teacher": "referrals"}
+HOME = {
+    "clinician": "referral_new",
+    "specialist": "worklist",
+    "scheduler": "scheduler",
+    "radiologist": "worklist",
+    "supervisor": "supervision",
+    "data_scientist": "models",
+    "admin": "supervision",
+    "teacher": "teaching",
+}
 NAV = {
-    "clinician": ["referral_new", "referrals", "consults"],
+    "clinician": ["referral_new", "referrals", "consults", "teaching"],
     "specialist": ["worklist", "referrals", "consults", "calendar", "referral_new"],
     "scheduler": ["scheduler", "calendar", "referrals"],
     "radiologist": ["worklist"],
     "supervisor": ["supervision", "audit"],
     "data_scientist": ["models"],
     "admin": ["supervision", "audit", "models"],
-    "teacher": ["referrals"],
+    "teacher": ["teaching"],
 }
 
 
@@ -78,9 +89,21 @@ def _lang(request: Request) -> str:
 def _render(request: Request, template: str, page: str, **context: Any) -> HTMLResponse:
     lang = _lang(request)
     words = _dictionary(lang)
-    response = templates.TemplateResponse(request, template, {
-        "page": page, "lang": lang, "t": lambda key: words.get(key, key), "words": words,
-        "langs": LANGS, "nav": NAV, "pages": PAGES, "home": HOME, **context})
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "page": page,
+            "lang": lang,
+            "t": lambda key: words.get(key, key),
+            "words": words,
+            "langs": LANGS,
+            "nav": NAV,
+            "pages": PAGES,
+            "home": HOME,
+            **context,
+        },
+    )
     if request.query_params.get("lang") in LANGS:
         response.set_cookie("rc_lang", lang, samesite="lax", max_age=365 * 86400)
     response.headers["Cache-Control"] = "no-store"
@@ -122,10 +145,17 @@ def _simple(name: str, path: str) -> None:
     router.add_api_route(path, view, methods=["GET"], response_class=HTMLResponse)
 
 
-for _name, _path in (("referrals", "/referrals"), ("consults", "/consults"),
-                     ("scheduler", "/scheduler"), ("calendar", "/calendar"),
-                     ("worklist", "/worklist"), ("supervision", "/supervision"),
-                     ("audit", "/audit"), ("models", "/models")):
+for _name, _path in (
+    ("referrals", "/referrals"),
+    ("consults", "/consults"),
+    ("scheduler", "/scheduler"),
+    ("calendar", "/calendar"),
+    ("worklist", "/worklist"),
+    ("supervision", "/supervision"),
+    ("audit", "/audit"),
+    ("models", "/models"),
+    ("teaching", "/teaching"),
+):
     _simple(_name, _path)
 
 
@@ -138,8 +168,7 @@ def static(path: str) -> Response:
     media = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
     if target.suffix == ".js":
         media = "text/javascript"
-    return FileResponse(target, media_type=media,
-                        headers={"Cache-Control": "public, max-age=300"})
+    return FileResponse(target, media_type=media, headers={"Cache-Control": "public, max-age=300"})
 
 
 @router.get("/favicon.ico")
@@ -149,27 +178,35 @@ def favicon() -> RedirectResponse:
 
 # ---- helper JSON routes (bearer token, caller's institution only) -----------------------
 
+
 @router.get("/api/practitioners")
 def practitioners(caller: CurrentUser, settings: SettingsDep) -> dict[str, Any]:
     """The practitioners of the caller's institution, with their specialty."""
     if not caller.has_role("scheduler", "specialist", "admin"):
         raise Problem(403, "Forbidden", "only schedulers and specialists see the rota")
-    return {"institution_id": caller.institution_id,
-            "items": _directory(settings, caller.institution_id)["practitioners"]}
+    return {
+        "institution_id": caller.institution_id,
+        "items": _directory(settings, caller.institution_id)["practitioners"],
+    }
 
 
 @router.get("/api/calendar")
-def calendar(caller: CurrentUser, settings: SettingsDep, db: DbSession,
-             practitioner_id: str = Query(min_length=1, max_length=64),
-             days: int = Query(14, ge=1, le=60)) -> dict[str, Any]:
+def calendar(
+    caller: CurrentUser,
+    settings: SettingsDep,
+    db: DbSession,
+    practitioner_id: str = Query(min_length=1, max_length=64),
+    days: int = Query(14, ge=1, le=60),
+) -> dict[str, Any]:
     """One practitioner's slots from now on, each marked free or booked, plus the
     appointments booked with them (no patient data: only times and status)."""
     if not caller.has_role("scheduler", "specialist", "admin"):
         raise Problem(403, "Forbidden", "only schedulers and specialists see calendars")
     directory = _directory(settings, caller.institution_id)
     if practitioner_id not in {p["id"] for p in directory["practitioners"]}:
-        raise Problem(404, "Not found", f"no practitioner {practitioner_id} at "
-                                        f"{caller.institution_id}")
+        raise Problem(
+            404, "Not found", f"no practitioner {practitioner_id} at {caller.institution_id}"
+        )
     start = datetime.now(UTC)
     until = start + timedelta(days=days)
     booked = _booked(db, caller.institution_id, practitioner_id)
@@ -179,12 +216,20 @@ def calendar(caller: CurrentUser, settings: SettingsDep, db: DbSession,
         if begin is None or begin < start or begin > until:
             continue
         taken = slot.get("status") == "busy" or begin in booked
-        slots.append({"id": slot["id"], "start": slot["start"], "end": slot.get("end"),
-                      "status": "booked" if taken else "free"})
-    return {"practitioner_id": practitioner_id, "institution_id": caller.institution_id,
-            "slots": slots,
-            "appointments": [{"start": b.isoformat(), "status": s}
-                             for b, s in sorted(booked.items())]}
+        slots.append(
+            {
+                "id": slot["id"],
+                "start": slot["start"],
+                "end": slot.get("end"),
+                "status": "booked" if taken else "free",
+            }
+        )
+    return {
+        "practitioner_id": practitioner_id,
+        "institution_id": caller.institution_id,
+        "slots": slots,
+        "appointments": [{"start": b.isoformat(), "status": s} for b, s in sorted(booked.items())],
+    }
 
 
 @router.get("/api/board")
@@ -201,16 +246,20 @@ def board(caller: CurrentUser, settings: SettingsDep, db: DbSession) -> dict[str
         raise Problem(403, "Forbidden", "only the receiving side sees the board")
     rows: list[Any] = []
     for status in ("awaiting-acceptance", "accepted"):
-        page, _ = referrals.list_referrals(db=db, caller=caller, side="received",
-                                           business_status=status, cursor=None, limit=100)
+        page, _ = referrals.list_referrals(
+            db=db, caller=caller, side="received", business_status=status, cursor=None, limit=100
+        )
         rows += page
     directory = _directory(settings, caller.institution_id)
     names = {p["id"]: p for p in directory["practitioners"]}
     now = datetime.now(UTC)
     items = []
     for r in rows:
-        logs = db.scalars(select(RecommendationLog).where(
-            RecommendationLog.referral_id == r.id).order_by(RecommendationLog.id.desc()))
+        logs = db.scalars(
+            select(RecommendationLog)
+            .where(RecommendationLog.referral_id == r.id)
+            .order_by(RecommendationLog.id.desc())
+        )
         match, rank, version = None, None, None
         for log in logs:
             for i, item in enumerate(log.items or [], start=1):
@@ -221,21 +270,35 @@ def board(caller: CurrentUser, settings: SettingsDep, db: DbSession) -> dict[str
                 break
         pid = r.target_practitioner_id or ""
         booked = _booked(db, caller.institution_id, pid)
-        free = [s for s in directory["slots"].get(pid, [])
-                if s.get("status") != "busy" and (b := _parse(s["start"])) is not None
-                and b >= now and b not in booked][:5]
-        items.append({
-            "referral_id": r.id, "origin_institution_id": r.institution_id,
-            "diagnosis_code": r.diagnosis_code, "urgency": r.urgency, "reason": r.reason,
-            "business_status": r.business_status, "created_at": r.created_at.isoformat(),
-            "practitioner_id": pid, "practitioner_name": names.get(pid, {}).get("name"),
-            "specialty": names.get(pid, {}).get("specialty"),
-            "rank": rank, "model_version": version,
-            "score": match.get("score") if match else None,
-            "reasons": match.get("reasons", []) if match else [],
-            "distance_km": match.get("distance_km") if match else None,
-            "suggested_slot": free[0]["start"] if free else None,
-            "free_slots": [s["start"] for s in free]})
+        free = [
+            s
+            for s in directory["slots"].get(pid, [])
+            if s.get("status") != "busy"
+            and (b := _parse(s["start"])) is not None
+            and b >= now
+            and b not in booked
+        ][:5]
+        items.append(
+            {
+                "referral_id": r.id,
+                "origin_institution_id": r.institution_id,
+                "diagnosis_code": r.diagnosis_code,
+                "urgency": r.urgency,
+                "reason": r.reason,
+                "business_status": r.business_status,
+                "created_at": r.created_at.isoformat(),
+                "practitioner_id": pid,
+                "practitioner_name": names.get(pid, {}).get("name"),
+                "specialty": names.get(pid, {}).get("specialty"),
+                "rank": rank,
+                "model_version": version,
+                "score": match.get("score") if match else None,
+                "reasons": match.get("reasons", []) if match else [],
+                "distance_km": match.get("distance_km") if match else None,
+                "suggested_slot": free[0]["start"] if free else None,
+                "free_slots": [s["start"] for s in free],
+            }
+        )
     urgency = {"emergency": 0, "urgent": 1, "routine": 2}
     items.sort(key=lambda i: (urgency.get(i["urgency"], 3), i["created_at"]))
     return {"institution_id": caller.institution_id, "items": items}
@@ -256,10 +319,13 @@ def _booked(db: Any, institution_id: str, practitioner_id: str) -> dict[datetime
 
     from collaboration_api.schedule.models import Appointment
 
-    rows = db.scalars(select(Appointment).where(
-        Appointment.institution_id == institution_id,
-        Appointment.practitioner_id == practitioner_id,
-        Appointment.status != "cancelled"))
+    rows = db.scalars(
+        select(Appointment).where(
+            Appointment.institution_id == institution_id,
+            Appointment.practitioner_id == practitioner_id,
+            Appointment.status != "cancelled",
+        )
+    )
     out = {}
     for a in rows:
         start = a.start if a.start.tzinfo else a.start.replace(tzinfo=UTC)
@@ -284,17 +350,31 @@ def _read_directory(path: str, _mtime: int) -> dict[str, Any]:
     with RecordStore(Path(path)) as store:
         for _rid, _t, body in store.iter_records("Practitioner"):
             p = json.loads(body)
-            people[p["id"]] = {"id": p["id"], "name": p.get("name", ""),
-                               "title": p.get("title", ""), "specialty": None}
+            people[p["id"]] = {
+                "id": p["id"],
+                "name": p.get("name", ""),
+                "title": p.get("title", ""),
+                "specialty": None,
+            }
         for _rid, _t, body in store.iter_records("PractitionerRole"):
             role = json.loads(body)
             if role.get("practitioner") in people:
                 people[role["practitioner"]]["specialty"] = role.get("specialty")
+        owner: dict[str, str] = {}  # schedule id -> practitioner id
+        for _rid, _t, body in store.iter_records("Schedule"):
+            sched = json.loads(body)
+            owner[sched["id"]] = sched.get("practitioner", "")
         for _rid, _t, body in store.iter_records("Slot"):
             s = json.loads(body)
-            slots.setdefault(s.get("practitioner", ""), []).append(
-                {"id": s["id"], "start": s.get("start"), "end": s.get("end"),
-                 "status": s.get("status", "free")})
+            who = s.get("practitioner") or owner.get(s.get("schedule", ""), "")
+            slots.setdefault(who, []).append(
+                {
+                    "id": s["id"],
+                    "start": s.get("start"),
+                    "end": s.get("end"),
+                    "status": s.get("status", "free"),
+                }
+            )
     for items in slots.values():
         items.sort(key=lambda s: s["start"] or "")
     return {"practitioners": sorted(people.values(), key=lambda p: p["id"]), "slots": slots}

@@ -34,7 +34,9 @@ INSTITUTION_SYSTEM = "urn:regioncare:institution"
 ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
 EXT_BASE = "https://regioncare.example.org/fhir/StructureDefinition"
 SUPPORTED = ("ServiceRequest", "Task", "Appointment", "Encounter", "Slot", "Schedule",
-             "Practitioner", "Organization", "AuditEvent")
+             "Practitioner", "Organization", "AuditEvent", "ImagingStudy", "DiagnosticReport",
+             "PractitionerRole", "Device", "Medication")
+PART2 = ("ImagingStudy", "DiagnosticReport", "PractitionerRole", "Device", "Medication")
 PRIORITY = {"routine": "routine", "urgent": "urgent", "emergency": "stat"}
 SR_STATUS = {"draft": "draft", "completed": "completed", "cancelled": "revoked"}
 
@@ -85,6 +87,11 @@ def export(*, db: Session, settings: Settings, caller: Caller, resource_type: st
             raise Problem(404, "Not found", f"no AuditEvent {resource_id}")
         event = supervision.visible_event(db=db, caller=caller, event_id=int(resource_id))
         return _audit_event(event)
+    if resource_type in PART2:
+        from collaboration_api.fhir import part2
+
+        return part2.export(db=db, settings=settings, caller=caller,
+                            resource_type=resource_type, resource_id=resource_id)
     found = directory.find_record(settings, resource_type, resource_id)
     if found is None:
         raise Problem(404, "Not found", f"no {resource_type} {resource_id}")

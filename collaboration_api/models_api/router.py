@@ -19,8 +19,7 @@ ROLES = ("data_scientist", "admin")
 
 
 class Promote(BaseModel):
-    version: str = Field(min_length=1, max_length=16, pattern=r"^[0-9]+$",
-                         examples=["3"])
+    version: str = Field(min_length=1, max_length=16, pattern=r"^[0-9]+$", examples=["3"])
 
 
 class AliasMoved(BaseModel):
@@ -45,8 +44,9 @@ def list_models(caller: CurrentUser, settings: SettingsDep, db: DbSession) -> di
 def promote(name: str, data: Promote, caller: CurrentUser, settings: SettingsDep) -> AliasMoved:
     """Point `champion` at a version; serving follows within seconds."""
     _check(caller)
-    return AliasMoved(name=name, champion=service.promote(settings=settings, name=name,
-                                                          version=data.version))
+    return AliasMoved(
+        name=name, champion=service.promote(settings=settings, name=name, version=data.version)
+    )
 
 
 @router.post("/{name}/rollback", response_model=AliasMoved, responses=responses(422))

@@ -24,23 +24,34 @@ def overview(*, settings: Settings, db: Session, name: str) -> dict[str, Any]:
 
     try:
         versions = registry.list_versions(settings, name)
+        # search_model_versions leaves aliases out: read them off the registered model
+        aliases = {a: str(v) for a, v in _registered_aliases(name).items()}
     except MlflowException:
-        versions = []
+        versions, aliases = [], {}
     accepted = _acceptance(db)
-    aliases: dict[str, str] = {}
     for v in versions:
-        for alias in v["aliases"]:
-            aliases[alias] = v["version"]
+        v["aliases"] = sorted(a for a, ver in aliases.items() if ver == v["version"])
         v["metrics"] = _metrics(settings, v["run_id"]) if v["run_id"] else {}
-        v["acceptance"] = accepted.get(v["version"], {"chosen": 0, "accepted": 0,
-                                                      "declined": 0, "rate": None})
-    return {"name": name, "champion": aliases.get(registry.CHAMPION),
-            "challenger": aliases.get(registry.CHALLENGER),
-            "previous": aliases.get(registry.PREVIOUS),
-            "versions": versions,
-            "links": {"mlflow_ui": getattr(settings, "mlflow_ui_url", None) or MLFLOW_UI,
-                      "ray_dashboard": getattr(settings, "ray_dashboard_url", None)
-                      or RAY_DASHBOARD}}
+        v["acceptance"] = accepted.get(
+            v["version"], {"chosen": 0, "accepted": 0, "declined": 0, "rate": None}
+        )
+    return {
+        "name": name,
+        "champion": aliases.get(registry.CHAMPION),
+        "challenger": aliases.get(registry.CHALLENGER),
+        "previous": aliases.get(registry.PREVIOUS),
+        "versions": versions,
+        "links": {
+            "mlflow_ui": getattr(settings, "mlflow_ui_url", None) or MLFLOW_UI,
+            "ray_dashboard": getattr(settings, "ray_dashboard_url", None) or RAY_DASHBOARD,
+        },
+    }
+
+
+def _registered_aliases(name: str) -> dict[str, str]:
+    from mlflow import MlflowClient
+
+    return dict(MlflowClient().get_registered_model(name).aliases or {})
 
 
 @functools.lru_cache(maxsize=256)
@@ -63,9 +74,11 @@ def _acceptance(db: Session) -> dict[str, dict[str, Any]]:
     declined, a practitioner that the version had suggested."""
     from collaboration_api.workflow.models import RecommendationDecision as D
 
-    rows = db.execute(select(D.model_version, D.decision, func.count()).where(
-        D.suggested.is_(True), D.model_version.is_not(None)).group_by(
-        D.model_version, D.decision)).all()
+    rows = db.execute(
+        select(D.model_version, D.decision, func.count())
+        .where(D.suggested.is_(True), D.model_version.is_not(None))
+        .group_by(D.model_version, D.decision)
+    ).all()
     out: dict[str, dict[str, Any]] = {}
     for version, decision, n in rows:
         entry = out.setdefault(str(version), {"chosen": 0, "accepted": 0, "declined": 0})

@@ -1,20 +1,32 @@
-"""/supervision/audit: who read or wrote which patient data, when, from where."""
+"""/supervision: the audit trail, key figures by institution/region/period, SLA alerts."""
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import AwareDatetime
 
 from collaboration_api.auth.deps import CurrentUser
 from collaboration_api.deps import DbSession
 from collaboration_api.pagination import MAX_PAGE
 from collaboration_api.problems import responses
-from collaboration_api.supervision import service
-from collaboration_api.supervision.schemas import AuditEventPage, AuditEventRead
+from collaboration_api.supervision import kpis as kpi_module
+from collaboration_api.supervision import metrics, service
+from collaboration_api.supervision.schemas import (
+    AlertRead,
+    AuditEventPage,
+    AuditEventRead,
+    KpiRead,
+)
 
 router = APIRouter(prefix="/supervision", tags=["supervision"],
-                   responses=responses(401, 403))
+                   responses=responses(401, 403), lifespan=metrics.lifespan)
+SCOPE = responses(404, 422)
 
 
 @router.get("/audit", response_model=AuditEventPage)
@@ -25,10 +37,54 @@ def audit_events(
     entity_id: str | None = None,
     actor: str | None = Query(None, description="username or user id"),
     outcome: Literal["0", "4", "8"] | None = Query(None, description="0 ok, 4 denied"),
+    patient_ref: str | None = Query(None, description="a patient's regional pseudonym: "
+                                                      "who saw this patient's records"),
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
     cursor: str | None = None,
     limit: int = Query(50, ge=1, le=MAX_PAGE),
 ) -> AuditEventPage:
     rows, nxt = service.query_audit(db=db, caller=caller, entity_type=entity_type,
                                     entity_id=entity_id, actor=actor, outcome=outcome,
-                                    cursor=cursor, limit=limit)
+                                    cursor=cursor, limit=limit, patient_ref=patient_ref,
+                                    since=since, until=until)
     return AuditEventPage(items=[AuditEventRead.model_validate(r) for r in rows], next=nxt)
+
+
+def _kpis(caller: CurrentUser, db: DbSession, institution: str | None, region: str | None,
+          start: datetime | None, end: datetime | None) -> dict:
+    return service.kpis(db=db, caller=caller, institution=institution, region=region,
+                        start=start, end=end)
+
+
+@router.get("/kpis", response_model=KpiRead, responses=SCOPE)
+def kpis(caller: CurrentUser, db: DbSession,
+         institution: str | None = Query(None, examples=["R1-T1"]),
+         region: str | None = Query(None, examples=["R1"]),
+         start: AwareDatetime | None = None, end: AwareDatetime | None = None) -> KpiRead:
+    """Key figures of one institution, a region or (admins) the alliance over a period
+    (start inclusive, end exclusive); definitions in the module doc of
+    `collaboration_api.supervision.kpis`. Supervisors default to their institution."""
+    return KpiRead.model_validate(_kpis(caller, db, institution, region, start, end))
+
+
+@router.get("/kpis.csv", response_class=Response, responses={
+    **SCOPE, 200: {"content": {"text/csv": {}}, "description": "figure,model_version,value"}})
+def kpis_csv(caller: CurrentUser, db: DbSession, institution: str | None = None,
+             region: str | None = None, start: AwareDatetime | None = None,
+             end: AwareDatetime | None = None) -> Response:
+    """The same figures as CSV (one line per figure)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(
+        kpi_module.csv_rows(_kpis(caller, db, institution, region, start, end)))
+    return Response(buf.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="kpis.csv"'})
+
+
+@router.get("/alerts", response_model=list[AlertRead], responses=SCOPE)
+def alerts(caller: CurrentUser, db: DbSession, institution: str | None = None,
+           region: str | None = None) -> list[AlertRead]:
+    """Open SLA breaches (acceptance of referrals, consultation opinions, imaging reports)
+    owed by institutions in scope, longest first."""
+    return [AlertRead.model_validate(a) for a in service.alerts(
+        db=db, caller=caller, institution=institution, region=region)]

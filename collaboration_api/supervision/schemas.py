@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from collaboration_api.db import UTCDateTime
 
@@ -32,3 +34,48 @@ class AuditEventRead(BaseModel):
 class AuditEventPage(BaseModel):
     items: list[AuditEventRead]
     next: str | None = None
+
+
+class ModelSuggestionFigures(BaseModel):
+    choices: int
+    suggested: int
+    acceptance_rate: float | None
+
+
+class KpiRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "scope": {"institution": "R1-T1", "region": None, "start": None, "end": None},
+        "referrals_up": 12, "referrals_down": 7, "acceptance_rate": 0.8,
+        "time_to_accept_h": 5.5, "waiting_time_h": 52.0, "loop_closure_rate": 0.75,
+        "consult_turnaround_h": 20.1, "imaging_turnaround_h": 1.9, "imaging_reports": 4,
+        "imaging_critical": 1, "teaching_attendances": 9, "teaching_participants": 5,
+        "teaching_credits": 6.0, "sla_breaches": 2,
+        "model_suggestions": {"3": {"choices": 10, "suggested": 8, "acceptance_rate": 0.8}}}]})
+
+    scope: dict[str, Any]
+    referrals_up: int
+    referrals_down: int
+    acceptance_rate: float | None
+    time_to_accept_h: float | None
+    waiting_time_h: float | None
+    loop_closure_rate: float | None
+    consult_turnaround_h: float | None
+    imaging_turnaround_h: float | None
+    imaging_reports: int
+    imaging_critical: int
+    teaching_attendances: int
+    teaching_participants: int
+    teaching_credits: float
+    sla_breaches: int
+    model_suggestions: dict[str, ModelSuggestionFigures]
+
+
+class AlertRead(BaseModel):
+    kind: str = Field(description="referral.acceptance | consult.opinion | imaging.report")
+    subject_type: str
+    subject_id: str
+    institution_id: str | None = Field(description="the institution that owes the step")
+    urgency: str
+    since: UTCDateTime
+    hours_open: float
+    sla_hours: float

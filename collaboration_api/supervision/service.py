@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from collaboration_api.auth.deps import Caller
 from collaboration_api.pagination import decode_cursor
+from collaboration_api.problems import Problem
 from collaboration_api.supervision import audit
+from collaboration_api.supervision.kpis import Scope
+from collaboration_api.supervision.kpis import alerts as kpi_alerts
+from collaboration_api.supervision.kpis import figures as kpi_figures
 from collaboration_api.supervision.models import AuditEvent
 
 SUPERVISORS = ("supervisor", "admin")
@@ -15,7 +22,9 @@ SUPERVISORS = ("supervisor", "admin")
 
 def query_audit(*, db: Session, caller: Caller, entity_type: str | None,
                 entity_id: str | None, actor: str | None, outcome: str | None,
-                cursor: str | None, limit: int) -> tuple[list[AuditEvent], str | None]:
+                cursor: str | None, limit: int, patient_ref: str | None = None,
+                since: datetime | None = None, until: datetime | None = None
+                ) -> tuple[list[AuditEvent], str | None]:
     """Newest first. Supervisors see events by or about their institution; admins all."""
     if not caller.has_role(*SUPERVISORS):
         audit.deny(db, caller, 403, "only supervisors query the audit trail",
@@ -32,6 +41,12 @@ def query_audit(*, db: Session, caller: Caller, entity_type: str | None,
         stmt = stmt.where(or_(AuditEvent.actor_username == actor, AuditEvent.actor_id == actor))
     if outcome:
         stmt = stmt.where(AuditEvent.outcome == outcome)
+    if patient_ref:
+        stmt = stmt.where(AuditEvent.patient_ref == patient_ref)
+    if since:
+        stmt = stmt.where(AuditEvent.recorded >= since)
+    if until:
+        stmt = stmt.where(AuditEvent.recorded < until)
     before = decode_cursor(cursor)
     if before is not None:
         stmt = stmt.where(AuditEvent.id < before)
@@ -50,3 +65,46 @@ def visible_event(*, db: Session, caller: Caller, event_id: int) -> AuditEvent:
         audit.deny(db, caller, 404, f"no audit event {event_id}", entity_type="AuditEvent",
                    entity_id=str(event_id))
     return event
+
+
+def kpi_scope(*, db: Session, caller: Caller, institution: str | None, region: str | None,
+              start: datetime | None, end: datetime | None) -> Scope:
+    """Who may see which figures: an admin every scope; a supervisor their own institution
+    and their own region; nobody else any. Other scopes are 404 (audited)."""
+    if not caller.has_role(*SUPERVISORS):
+        audit.deny(db, caller, 403, "only supervisors see the supervision figures",
+                   entity_type="Measure")
+    if institution and region:
+        raise Problem(422, "One scope", "give institution or region, not both")
+    own_region = caller.institution_id.split("-")[0]
+    if caller.role != "admin":
+        if institution is None and region is None:
+            institution = caller.institution_id
+        if (institution and institution != caller.institution_id) or (
+                region and region != own_region):
+            audit.deny(db, caller, 404, f"no figures for {institution or region} visible to "
+                                        f"{caller.institution_id}", entity_type="Measure",
+                       entity_institution=institution)
+    if start and end and start >= end:
+        raise Problem(422, "Empty period", "start must be before end")
+    return Scope(institution=institution, region=region, start=start, end=end)
+
+
+def kpis(*, db: Session, caller: Caller, institution: str | None, region: str | None,
+         start: datetime | None, end: datetime | None) -> dict[str, Any]:
+    scope = kpi_scope(db=db, caller=caller, institution=institution, region=region,
+                      start=start, end=end)
+    result = kpi_figures(db, scope)
+    audit.record(db, caller, action="R", subtype="supervision.kpis", entity_type="Measure",
+                 entity_institution=scope.institution,
+                 detail=f"institution={scope.institution} region={scope.region}")
+    db.commit()
+    return {"scope": {"institution": scope.institution, "region": scope.region,
+                      "start": start, "end": end}, **result}
+
+
+def alerts(*, db: Session, caller: Caller, institution: str | None,
+           region: str | None) -> list[dict[str, Any]]:
+    scope = kpi_scope(db=db, caller=caller, institution=institution, region=region,
+                      start=None, end=None)
+    return [a for a in kpi_alerts(db) if scope.has(a["institution_id"])]

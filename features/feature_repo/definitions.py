@@ -7,7 +7,7 @@ so ``feast`` itself (``feast ui``, ``feast apply``) can import this module as it
 
 from datetime import timedelta
 
-from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, PushSource, ValueType
 from feast.types import Float32, Int64, String, UnixTimestamp
 
 # A patient, known region-wide only by the pseudonym from identity linking.
@@ -34,6 +34,22 @@ institution = Entity(
     description="Institution code, e.g. R1-T1 (region, tier letter, number)",
 )
 
+# A regional specialty code (e.g. cardiology); for browsing and future per-specialty views.
+specialty = Entity(
+    name="specialty",
+    join_keys=["specialty"],
+    value_type=ValueType.STRING,
+    description="Regional specialty code, e.g. cardiology, general_practice",
+)
+
+# A region of the alliance (a prefecture or district with its own centroid).
+region = Entity(
+    name="region",
+    join_keys=["region"],
+    value_type=ValueType.STRING,
+    description="Region code, e.g. R1",
+)
+
 # De-identified patient profile rows, one per change of the cumulative profile.
 patient_profile_source = FileSource(
     name="patient_profile_source",
@@ -53,6 +69,21 @@ institution_source = FileSource(
     name="institution_source",
     path="data/institutions.parquet",
     timestamp_field="event_timestamp",
+)
+
+# Availability snapshots derived from the slots table (features.store writes the file).
+practitioner_availability_source = FileSource(
+    name="practitioner_availability_source",
+    path="data/availability.parquet",
+    timestamp_field="event_timestamp",
+    description="Per-practitioner slot availability, rebuilt from slots.parquet",
+)
+
+# Bookings, cancellations and slot changes pushed by the API (features.push.push_booking).
+practitioner_availability_push = PushSource(
+    name="practitioner_availability_push",
+    batch_source=practitioner_availability_source,
+    description="Live availability after a booking, cancellation or slot change",
 )
 
 # Clinical profile of a patient as of a point in time.
@@ -108,6 +139,25 @@ practitioner_profile_fv = FeatureView(
     description="Practitioner profile and referral history statistics",
 )
 
+# Live slot availability of a practitioner: materialised from slots, then pushed on change.
+practitioner_availability_fv = FeatureView(
+    name="practitioner_availability_fv",
+    entities=[practitioner],
+    ttl=timedelta(0),
+    schema=[
+        Field(name="next_open_slot", dtype=UnixTimestamp,
+              description="Start of the earliest free slot from now on (null: none known); "
+                          "live, supersedes practitioner_profile_fv.next_free_slot"),
+        Field(name="free_slots_14d", dtype=Int64,
+              description="Free slots starting in the next 14 days"),
+        Field(name="booked_14d", dtype=Int64,
+              description="Booked (busy) slots starting in the next 14 days"),
+    ],
+    source=practitioner_availability_push,
+    online=True,
+    description="Slot availability, fresh within seconds of a booking or cancellation",
+)
+
 # Institution capacity and location.
 institution_fv = FeatureView(
     name="institution_fv",
@@ -128,14 +178,14 @@ institution_fv = FeatureView(
 # What the referral ranker reads, in training and in serving.
 referral_matching_v1 = FeatureService(
     name="referral_matching_v1",
-    features=[patient_profile_fv, practitioner_profile_fv],
+    features=[patient_profile_fv, practitioner_profile_fv, practitioner_availability_fv],
     description="Features of the referral-matching model",
 )
 
 # What the specialist scheduler reads.
 specialist_scheduling_v1 = FeatureService(
     name="specialist_scheduling_v1",
-    features=[practitioner_profile_fv, institution_fv],
+    features=[practitioner_profile_fv, practitioner_availability_fv, institution_fv],
     description="Features of the specialist-scheduling model",
 )
 
@@ -143,11 +193,16 @@ ALL = [
     patient,
     practitioner,
     institution,
+    specialty,
+    region,
     patient_profile_source,
     practitioner_profile_source,
     institution_source,
+    practitioner_availability_source,
+    practitioner_availability_push,
     patient_profile_fv,
     practitioner_profile_fv,
+    practitioner_availability_fv,
     institution_fv,
     referral_matching_v1,
     specialist_scheduling_v1,

@@ -4,8 +4,11 @@ tables.
 ``ingest(paths, *, settings, institution=None, fmt="auto", progress=None) -> IngestReport``
 
 A folder with a ``manifest.json`` (written by ``synth``) is ingested whole; otherwise
-``institution`` names the holder. Bad records and files never stop a batch: they are
-written to the quarantine (JSONL) and listed in the report.
+``institution`` names the holder. Formats: FHIR R4 (JSON/NDJSON), HIS CSV + mapping.json,
+HL7 v2 (``hl7v2``), OMOP CDM CSV (``omop``), DICOM metadata (``dicom``). Bad records and
+files never stop a batch: they are written to the quarantine (JSONL) and listed in the
+report. Then the MPI pass links patients across all stores (``features.mpi``), a
+data-quality report is written (``features.quality``) and the offline tables are rebuilt.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,13 +25,19 @@ from pathlib import Path
 
 from features.identity import DeterministicLinker, PatientLinker
 from features.ingest.common import Reject
+from features.ingest.dicom import is_dicom_file, read_dicom_source
 from features.ingest.fhir import read_fhir_file
 from features.ingest.his_csv import read_csv_folder
+from features.ingest.hl7v2 import read_hl7_file
+from features.ingest.omop import TABLES as OMOP_TABLES
+from features.ingest.omop import is_omop_folder, read_omop_folder
+from features.quality import QualityTracker, write_report
 from features.records import RecordStore, Resource
 from regioncare.errors import UserError
 
-SUPPORTED = ("fhir", "csv")
-LATER = ("hl7v2", "omop", "dicom")
+SUPPORTED = ("fhir", "csv", "hl7v2", "omop", "dicom")
+LATER: tuple[str, ...] = ()
+HL7_SUFFIXES = (".hl7", ".er7", ".hl7v2", ".msg")
 BATCH = 2000
 # The report lists the first rejects; the quarantine file holds all of them.
 MAX_REPORTED_REJECTS = 1000
@@ -42,6 +52,10 @@ class IngestReport:
     rejects: list[dict] = field(default_factory=list)
     quarantine: str = ""
     tables: dict[str, int] = field(default_factory=dict)  # offline rows (not in to_json)
+    identities: dict[str, int] = field(default_factory=dict)  # MPI pass (not in to_json)
+    quality: str = ""  # path of the data-quality report (not in to_json)
+    # seconds and records per stage: "fhir"/"csv"/... (adapter + store), "mpi", "offline"
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"accepted": self.accepted, "rejected": self.rejected,
@@ -67,15 +81,28 @@ def _detect(path: Path) -> str:
     if path.is_dir():
         if (path / "mapping.json").exists():
             return "csv"
+        if is_omop_folder(path):
+            return "omop"
         if any(path.glob("*.json")) or any(path.glob("*.ndjson")):
             return "fhir"
+        if any(p.suffix.lower() in HL7_SUFFIXES for p in path.iterdir()):
+            return "hl7v2"
+        if any(p.suffix.lower() in (".dcm", ".dicom") or (p.is_file() and is_dicom_file(p))
+               for p in path.iterdir()):
+            return "dicom"
         raise UserError(f"cannot tell the format of {path}: no mapping.json and no .json "
                         f"files; pass --format")
     suffix = path.suffix.lower()
     if suffix in (".json", ".ndjson"):
         return "fhir"
-    if suffix == ".csv":
+    if suffix in (".csv", ".tsv"):
+        if not (path.parent / "mapping.json").exists() and path.stem.lower() in OMOP_TABLES:
+            return "omop"
         return "csv"
+    if suffix in HL7_SUFFIXES:
+        return "hl7v2"
+    if suffix in (".dcm", ".dicom") or is_dicom_file(path):
+        return "dicom"
     raise UserError(f"cannot tell the format of {path}; pass --format")
 
 
@@ -85,7 +112,7 @@ def resolve_sources(paths: list[Path], institution: str | None, fmt: str
     if fmt in LATER:
         raise UserError(f"format {fmt} is not supported yet")
     if fmt not in ("auto", *SUPPORTED):
-        raise UserError(f"unknown format {fmt!r}; use auto, fhir or csv")
+        raise UserError(f"unknown format {fmt!r}; use auto, {', '.join(SUPPORTED)}")
     if not paths:
         raise UserError("no PATH given")
     sources: list[Source] = []
@@ -159,6 +186,17 @@ def _iter_source(src: Source, linker: PatientLinker) -> Iterator[Resource | Reje
             yield from read_fhir_file(f, src.institution, linker)
     elif src.fmt == "csv":
         yield from read_csv_folder(src.path, src.institution, linker, only=src.only)
+    elif src.fmt == "omop":
+        yield from read_omop_folder(src.path, src.institution, linker)
+    elif src.fmt == "dicom":
+        yield from read_dicom_source(src.path, src.institution, linker)
+    elif src.fmt == "hl7v2":
+        files = (sorted(p for p in src.path.iterdir() if p.is_file())
+                 if src.path.is_dir() else [src.path])
+        if not files:
+            yield Reject(str(src.path), "folder", "no HL7 files")
+        for f in files:
+            yield from read_hl7_file(f, src.institution, linker)
     else:  # pragma: no cover - resolve_sources guards this
         raise UserError(f"format {src.fmt} is not supported yet")
 
@@ -174,6 +212,7 @@ def ingest(paths: list[Path], *, settings, institution: str | None = None,
     from features.offline import rebuild_offline_tables, write_region_meta
 
     sources, meta = resolve_sources([Path(p) for p in paths], institution, fmt)
+    use_mpi = linker is None  # a caller's own linker has the last word
     linker = linker or DeterministicLinker(settings.pseudonym_key)
     settings.records_dir.mkdir(parents=True, exist_ok=True)
     settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
@@ -186,6 +225,8 @@ def ingest(paths: list[Path], *, settings, institution: str | None = None,
     qpath = settings.quarantine_dir / f"ingest-{digest}.jsonl"
     tmp = qpath.with_name(f".{qpath.name}.tmp")
     rejected = 0
+    timings: dict[str, dict[str, float]] = {}
+    quality = QualityTracker()
     try:
         with tmp.open("w", encoding="utf-8") as quarantine:
             for src in sources:
@@ -195,10 +236,13 @@ def ingest(paths: list[Path], *, settings, institution: str | None = None,
                     stores[src.institution] = store
                 pending: list[Resource] = []
                 handled = 0
+                t0 = time.perf_counter()
+                n0 = sum(by_type.values()) + rejected
                 for item in _iter_source(src, linker):
                     handled += 1
                     if isinstance(item, Reject):
                         rejected += 1
+                        quality.reject(item.reason, src.institution)
                         entry = item.to_json()
                         quarantine.write(json.dumps({**entry, "institution": src.institution},
                                                     ensure_ascii=False, sort_keys=True) + "\n")
@@ -207,6 +251,7 @@ def ingest(paths: list[Path], *, settings, institution: str | None = None,
                     else:
                         pending.append(item)
                         by_type[item.resourceType] += 1
+                        quality.add(item)
                     if len(pending) >= BATCH:
                         store.upsert_many(pending)
                         pending = []
@@ -217,6 +262,9 @@ def ingest(paths: list[Path], *, settings, institution: str | None = None,
                     store.upsert_many(pending)
                 if progress is not None and handled:
                     progress(handled)
+                t = timings.setdefault(src.fmt, {"seconds": 0.0, "records": 0})
+                t["seconds"] += time.perf_counter() - t0
+                t["records"] += sum(by_type.values()) + rejected - n0
         os.replace(tmp, qpath)
     finally:
         tmp.unlink(missing_ok=True)
@@ -226,10 +274,24 @@ def ingest(paths: list[Path], *, settings, institution: str | None = None,
     report.accepted = sum(by_type.values())
     report.rejected = rejected
     report.quarantine = str(qpath)
+    report.quality = str(write_report(settings, digest, quality.to_json(
+        [{"institution": x.institution, "format": x.fmt, "path": str(x.only or x.path)}
+         for x in sources])))
+    if use_mpi:
+        from features.mpi import resolve_identities
+
+        t0 = time.perf_counter()
+        report.identities = resolve_identities(settings)
+        timings["mpi"] = {"seconds": time.perf_counter() - t0,
+                          "records": report.identities["records"]}
     if meta:
         write_region_meta(settings, meta)
     if rebuild:
+        t0 = time.perf_counter()
         report.tables = rebuild_offline_tables(settings)
+        timings["offline"] = {"seconds": time.perf_counter() - t0,
+                              "records": sum(report.tables.values())}
+    report.timings = timings
     return report
 
 

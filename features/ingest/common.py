@@ -74,3 +74,29 @@ GENDERS = {"male": "male", "female": "female", "other": "unknown", "unknown": "u
 
 def gender(value: str | None) -> str:
     return GENDERS.get((value or "unknown").strip().lower(), "unknown")
+
+
+# Units: UCUM spellings, and the conversions that labs in the region disagree on
+# (glucose and cholesterol in mg/dL vs mmol/L, creatinine in mg/dL vs umol/L).
+_UNIT_SPELLING = {"mmol/l": "mmol/L", "umol/l": "umol/L", "µmol/l": "umol/L",
+                  "μmol/l": "umol/L", "mg/dl": "mg/dL", "g/l": "g/L", "g/dl": "g/dL",
+                  "mmhg": "mm[Hg]", "mm[hg]": "mm[Hg]", "%": "%", "10^9/l": "10*9/L",
+                  "10*9/l": "10*9/L", "x10e9/l": "10*9/L", "10^12/l": "10*12/L",
+                  "10*12/l": "10*12/L", "u/l": "U/L", "iu/l": "[IU]/L", "kg": "kg",
+                  "cm": "cm", "bpm": "/min", "/min": "/min", "cel": "Cel", "℃": "Cel",
+                  "°c": "Cel"}
+# LOINC code -> (from unit, to unit, factor)
+_CONVERT = {"2345-7": ("mg/dL", "mmol/L", 1 / 18.016),  # glucose (serum/plasma)
+            "2339-0": ("mg/dL", "mmol/L", 1 / 18.016),  # glucose (blood)
+            "2093-3": ("mg/dL", "mmol/L", 1 / 38.67),  # total cholesterol
+            "2160-0": ("mg/dL", "umol/L", 88.42),  # creatinine
+            "718-7": ("g/dL", "g/L", 10.0)}  # haemoglobin
+
+
+def normalise_unit(code: str, value: float | None, unit: str) -> tuple[float | None, str]:
+    """(value, UCUM unit) with the region's preferred unit for the common lab codes."""
+    u = _UNIT_SPELLING.get((unit or "").strip().lower(), (unit or "").strip())
+    conv = _CONVERT.get(code)
+    if conv is not None and value is not None and u == conv[0]:
+        return round(value * conv[2], 4), conv[1]
+    return value, u

@@ -17,19 +17,25 @@ from features.codes import (
     TIER_SYSTEM,
     TITLES,
 )
+from features.deid import scrub_text
 from features.identity import PatientLinker, normalise_resident_id
 from features.ingest.common import (
     BadRecord,
     Reject,
     gender,
     icd10,
+    normalise_unit,
     parse_fhir_date,
     parse_fhir_datetime,
     specialty,
 )
 from features.records import (
+    Appointment,
     Condition,
+    Encounter,
+    ImagingStudy,
     Location,
+    Observation,
     Organization,
     Patient,
     Practitioner,
@@ -52,7 +58,10 @@ def _ref_id(ref: dict | None, rtype: str) -> str:
     if not ref:
         return ""
     if "reference" in ref:
-        parts = str(ref["reference"]).rstrip("/").split("/")
+        r = str(ref["reference"])
+        if r.startswith(("urn:uuid:", "urn:oid:")):  # Bundle-internal (Synthea): the id
+            return r.split(":", 2)[2]
+        parts = r.rstrip("/").split("/")
         if len(parts) >= 2 and parts[-2] == rtype:
             return parts[-1]
         return parts[-1]
@@ -218,7 +227,94 @@ def normalise(res: dict, inst: str, linker: PatientLinker) -> Resource:
                     execution_start=parse_fhir_datetime(
                         (res.get("executionPeriod") or {}).get("start"), "execution start",
                         required=False))
+    if rt == "Encounter":
+        subject = _ref_id(res.get("subject"), "Patient")
+        if not subject:
+            raise BadRecord("Encounter without subject")
+        period = res.get("period") or {}
+        klass = res.get("class") or {}
+        if isinstance(klass, list):  # R5 shape seen in some exports
+            klass = (_codings(klass) or [{}])[0]
+        code = str(klass.get("code", "")).upper()
+        status = str(res.get("status", ""))
+        return Encounter(id=rid, organization=inst, subject=subject,
+                         klass={"IMP": "inpatient", "ACUTE": "inpatient",
+                                "NONAC": "inpatient", "AMB": "outpatient",
+                                "EMER": "emergency", "VR": "outpatient",
+                                "HH": "outpatient"}.get(code, ""),
+                         status="finished" if status == "finished" else "in-progress",
+                         start=parse_fhir_datetime(period.get("start"), "period.start",
+                                                   required=False),
+                         end=parse_fhir_datetime(period.get("end"), "period.end",
+                                                 required=False),
+                         specialty=_first_code(res.get("serviceType"), SPECIALTY_SYSTEM)
+                         or "")
+    if rt == "Observation":
+        subject = _ref_id(res.get("subject"), "Patient")
+        if not subject:
+            raise BadRecord("Observation without subject")
+        coding = (_codings(res.get("code")) or [{}])[0]
+        if not coding.get("code"):
+            raise BadRecord("Observation without code")
+        q = res.get("valueQuantity") or {}
+        value = q.get("value")
+        if value is not None:
+            value = float(value)
+        value, unit = normalise_unit(str(coding["code"]), value,
+                                     str(q.get("code") or q.get("unit") or ""))
+        text = res.get("valueString") or ((res.get("valueCodeableConcept") or {}).get(
+            "text")) or ""
+        return Observation(id=rid, organization=inst, subject=subject,
+                           code=str(coding["code"]), system=str(coding.get("system", "")),
+                           value=value, value_text=str(text) if value is None else "",
+                           unit=unit, effective=parse_fhir_datetime(
+                               res.get("effectiveDateTime") or res.get("issued"),
+                               "effective time", required=False))
+    if rt == "Appointment":
+        subject = pract = ""
+        for p in res.get("participant") or []:
+            ref = str((p.get("actor") or {}).get("reference", ""))
+            if ref.startswith("Patient/"):
+                subject = ref.split("/")[-1]
+            elif ref.startswith("Practitioner/"):
+                pract = ref.split("/")[-1]
+        if not subject:
+            raise BadRecord("Appointment without a patient participant")
+        return Appointment(id=rid, organization=inst, subject=subject, practitioner=pract,
+                           start=parse_fhir_datetime(res.get("start"), "start") or "",
+                           end=parse_fhir_datetime(res.get("end"), "end", required=False),
+                           status=str(res.get("status", "booked")))
+    if rt == "ImagingStudy":
+        subject = _ref_id(res.get("subject"), "Patient")
+        if not subject:
+            raise BadRecord("ImagingStudy without subject")
+        uid = next((str(i.get("value", "")).removeprefix("urn:oid:")
+                    for i in res.get("identifier") or [] if i.get("value")), rid)
+        series = [{"uid": str(se.get("uid", "")),
+                   "modality": str((se.get("modality") or {}).get("code", "")),
+                   "number": str(se.get("number", "")),
+                   "description": str(se.get("description", "")),
+                   "instances": len(se.get("instance") or [])
+                   or int(se.get("numberOfInstances") or 0)}
+                  for se in res.get("series") or []]
+        return ImagingStudy(id=rid, organization=inst, subject=subject, uid=uid,
+                            started=parse_fhir_datetime(res.get("started"), "started",
+                                                        required=False),
+                            modalities=sorted({s["modality"] for s in series
+                                               if s["modality"]}),
+                            description=str(res.get("description", "")),
+                            n_series=len(series),
+                            n_instances=sum(s["instances"] for s in series), series=series,
+                            endpoint=str(((res.get("endpoint") or [{}])[0]).get(
+                                "reference", "")))
     raise BadRecord(f"resource type {rt!r} is not supported")
+
+
+def _label(res: dict) -> str:
+    """How a reject names its resource: a Patient's id is its MRN (an identifier), so
+    only its position in the file names it."""
+    rt = res.get("resourceType")
+    return str(rt) if rt == "Patient" else f"{rt}/{res.get('id')}"
 
 
 def read_fhir_file(path: Path, inst: str, linker: PatientLinker
@@ -263,10 +359,10 @@ def read_fhir_file(path: Path, inst: str, linker: PatientLinker
         try:
             yield normalise(res, inst, linker)
         except BadRecord as e:
-            yield Reject(src, pos, f"{res.get('resourceType')}/{res.get('id')}: {e}")
+            yield Reject(src, pos, f"{_label(res)}: {e}")
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
-            yield Reject(src, pos, f"{res.get('resourceType')}/{res.get('id')}: malformed "
-                                   f"({type(e).__name__}: {e})")
+            yield Reject(src, pos, f"{_label(res)}: malformed ({type(e).__name__}: "
+                                   f"{scrub_text(str(e))})")
 
 
 def _read_ndjson(raw: bytes, src: str, inst: str, linker: PatientLinker
@@ -292,7 +388,7 @@ def _read_ndjson(raw: bytes, src: str, inst: str, linker: PatientLinker
         try:
             yield normalise(res, inst, linker)
         except BadRecord as e:
-            yield Reject(src, pos, f"{res.get('resourceType')}/{res.get('id')}: {e}")
+            yield Reject(src, pos, f"{_label(res)}: {e}")
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
-            yield Reject(src, pos, f"{res.get('resourceType')}/{res.get('id')}: malformed "
-                                   f"({type(e).__name__}: {e})")
+            yield Reject(src, pos, f"{_label(res)}: malformed ({type(e).__name__}: "
+                                   f"{scrub_text(str(e))})")

@@ -165,11 +165,16 @@ def fhir_patient(r: dict) -> dict:
                     "type": {"coding": [{"system":
                                          "http://terminology.hl7.org/CodeSystem/v2-0203",
                                          "code": "NI"}]}})
-    return {"resourceType": "Patient", "id": r["local_id"], "identifier": ids,
-            "name": [{"text": r["name"]}], "gender": r["gender"],
-            "birthDate": _d(r["birth_date"]),
-            "telecom": [{"system": "phone", "value": r["phone"], "use": "mobile"}],
-            "address": [{"text": r["address"], "district": r["region"], "country": "CN"}]}
+    out = {"resourceType": "Patient", "id": r["local_id"], "identifier": ids,
+           "name": [{"text": r["name"]}], "gender": r["gender"],
+           "birthDate": _d(r["birth_date"]),
+           "telecom": [{"system": "phone", "value": r["phone"], "use": "mobile"}],
+           "address": [{"text": r["address"], "district": r["region"], "country": "CN"}]}
+    if not r["phone"]:
+        del out["telecom"]
+    if not r["address"]:
+        del out["address"][0]["text"]
+    return out
 
 
 def fhir_condition(c: dict) -> dict:

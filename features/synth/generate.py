@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from datetime import date
@@ -46,7 +47,8 @@ def _append_csv(path: Path, df: pd.DataFrame) -> None:
               lineterminator="\n")
 
 
-def generate(out: Path, *, seed: int, scale: str, as_of: date) -> dict:
+def generate(out: Path, *, seed: int, scale: str, as_of: date,
+             patients: int | None = None) -> dict:
     """Write OUT/exports/<INST>/..., OUT/ground_truth/..., OUT/manifest.json.
 
     Byte-identical for the same (seed, scale, as_of). Patients are generated and written
@@ -55,6 +57,8 @@ def generate(out: Path, *, seed: int, scale: str, as_of: date) -> dict:
     if scale not in SCALES:
         raise UserError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     sc = SCALES[scale]
+    if patients is not None:  # the scale's world with another number of patients
+        sc = dataclasses.replace(sc, patients=int(patients))
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} exists and is not a folder")

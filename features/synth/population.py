@@ -7,6 +7,7 @@ counters passed in ``state``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -149,6 +150,24 @@ def _working_hours(t: datetime, rng: np.random.Generator) -> datetime:
         minutes=int(rng.integers(0, 180)))
 
 
+def _drift_contacts(pr: dict, inst: str) -> tuple[str, str]:
+    """(phone, address) as a second institution registers them: 10% no phone, 10% a
+    new phone, 15% no address, 15% the address without the flat number."""
+    seed = int(hashlib.sha256(f"{pr['person_id']}|{inst}".encode()).hexdigest()[:15], 16)
+    side = np.random.default_rng(seed)
+    u = side.random(2)
+    phone, address = pr["phone"], pr["address"]
+    if u[0] < 0.10:
+        phone = ""
+    elif u[0] < 0.20:
+        phone = nm.phone(side)
+    if u[1] < 0.15:
+        address = ""
+    elif u[1] < 0.30:
+        address = address.split("栋")[0] + "栋"
+    return phone, address
+
+
 def _group_idx(age: int) -> int:
     return 0 if age < 18 else 1 if age < 40 else 2 if age < 60 else 3 if age < 80 else 4
 
@@ -197,12 +216,18 @@ def make_chunk(rng: np.random.Generator, start: int, n: int, *, as_of: date,
                 name = pr["name_pinyin"]
             if u[2] < 0.06:
                 birth = nm.transpose_birth(birth) or birth
-        elif rng.random() < 0.03:
-            rid = ""
+            # Contact details drift between registrations (a new phone, none given, an
+            # address written differently). A side generator keyed on (person,
+            # institution) keeps the main random stream, so everything else is unchanged.
+            phone, address = _drift_contacts(pr, inst)
+        else:
+            if rng.random() < 0.03:
+                rid = ""
+            phone, address = pr["phone"], pr["address"]
         regs.append({
             "institution": inst, "local_id": local, "person_id": pr["person_id"], "name": name,
-            "gender": pr["gender"], "birth_date": birth, "resident_id": rid, "phone": pr["phone"],
-            "address": pr["address"], "region": pr["home_region"], "registered": max(when, pr[
+            "gender": pr["gender"], "birth_date": birth, "resident_id": rid, "phone": phone,
+            "address": address, "region": pr["home_region"], "registered": max(when, pr[
                 "birth_date"])})
         reg_index[key] = local
         return local

@@ -4,7 +4,7 @@
   const PATHS = {referral_new: "/console/referrals/new", referrals: "/console/referrals",
     consults: "/console/consults", scheduler: "/console/scheduler", calendar: "/console/calendar",
     worklist: "/console/worklist", supervision: "/console/supervision", audit: "/console/audit",
-    models: "/console/models"};
+    models: "/console/models", teaching: "/console/teaching"};
   document.addEventListener("DOMContentLoaded", () => {
     const form = RC.$("#login-form");
     form.addEventListener("submit", async (ev) => {
