@@ -199,22 +199,10 @@ def transition(*, db: Session, settings: Settings, caller: Caller, consult_id: s
 def _choose(db: Session, settings: Settings, caller: Caller, consult: Consult,
             body: ChoosePractitioner) -> None:
     suggested = _suggested(db, consult.id)
-    institution = body.institution_id
-    if institution is None:
-        for _v, items in suggested:
-            match = next((i for i in items if i.get("practitioner_id") == body.practitioner_id),
-                         None)
-            if match:
-                institution = match.get("institution_id")
-                break
-    if institution is None:
-        raise Problem(422, "Institution needed", "give institution_id for an expert who was "
-                                                 "not suggested")
-    if institution == consult.institution_id:
-        raise Problem(422, "Same institution", "a remote consultation asks another institution")
-    if not directory.practitioner_at(settings, institution, body.practitioner_id):
-        raise Problem(422, "Unknown practitioner",
-                      f"no practitioner {body.practitioner_id!r} at {institution}")
+    institution = workflow.chosen_institution(
+        settings, practitioner_id=body.practitioner_id, institution_id=body.institution_id,
+        suggestions=suggested, own_institution=consult.institution_id,
+        what="remote consultation")
     consult.expert_practitioner_id, consult.expert_institution_id = (body.practitioner_id,
                                                                      institution)
     workflow.decide(db, caller, subject_type="consult", subject_id=consult.id,

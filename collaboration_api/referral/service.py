@@ -213,22 +213,9 @@ def transition(*, db: Session, settings: Settings, caller: Caller, referral_id: 
 def _choose(db: Session, settings: Settings, caller: Caller, referral: Referral,
             body: ChoosePractitioner) -> None:
     suggestions = _suggestions(db, referral.id)
-    institution = body.institution_id
-    if institution is None:
-        for _version, items in suggestions:
-            match = next((i for i in items if i.get("practitioner_id") == body.practitioner_id),
-                         None)
-            if match:
-                institution = match.get("institution_id")
-                break
-    if institution is None:
-        raise Problem(422, "Institution needed", "the practitioner was not suggested for this "
-                                                 "referral: give institution_id")
-    if institution == referral.institution_id:
-        raise Problem(422, "Same institution", "a referral goes to another institution")
-    if not directory.practitioner_at(settings, institution, body.practitioner_id):
-        raise Problem(422, "Unknown practitioner",
-                      f"no practitioner {body.practitioner_id!r} at {institution}")
+    institution = workflow.chosen_institution(
+        settings, practitioner_id=body.practitioner_id, institution_id=body.institution_id,
+        suggestions=suggestions, own_institution=referral.institution_id, what="referral")
     referral.target_practitioner_id = body.practitioner_id
     referral.target_institution_id = institution
     referral.status_reason = None

@@ -176,6 +176,33 @@ def decide(db: Session, caller: Caller, *, subject_type: str, subject_id: str,
     return row
 
 
+def chosen_institution(settings: Any, *, practitioner_id: str, institution_id: str | None,
+                       suggestions: list[tuple[str | None, list[dict]]],
+                       own_institution: str, what: str) -> str:
+    """The institution of the practitioner a clinician chose: given, or read off the
+    suggestion; it must be another institution, and the practitioner must work there."""
+    from collaboration_api.directory import service as directory
+    from collaboration_api.problems import Problem
+
+    institution = institution_id
+    if institution is None:
+        for _version, items in suggestions:
+            match = next((i for i in items if i.get("practitioner_id") == practitioner_id),
+                         None)
+            if match:
+                institution = match.get("institution_id")
+                break
+    if institution is None:
+        raise Problem(422, "Institution needed", f"the practitioner was not suggested for "
+                                                 f"this {what}: give institution_id")
+    if institution == own_institution:
+        raise Problem(422, "Same institution", f"a {what} goes to another institution")
+    if not directory.practitioner_at(settings, institution, practitioner_id):
+        raise Problem(422, "Unknown practitioner",
+                      f"no practitioner {practitioner_id!r} at {institution}")
+    return institution
+
+
 def decisions(db: Session, subject_type: str, subject_id: str) -> list[RecommendationDecision]:
     return list(db.scalars(select(RecommendationDecision).where(
         RecommendationDecision.subject_type == subject_type,
