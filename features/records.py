@@ -205,10 +205,46 @@ class ImagingStudy(Resource):
     endpoint: str = ""  # where the pixel data stays (the source file/folder)
 
 
+@dataclass
+class Procedure(Resource):
+    resourceType: ClassVar[str] = "Procedure"
+    subject: str = ""
+    code: str = ""
+    system: str = ""  # e.g. SNOMED CT, ICD-9-CM-3, or the sender's local system
+    status: str = ""
+    performed: str | None = None
+
+
+@dataclass
+class MedicationRequest(Resource):
+    resourceType: ClassVar[str] = "MedicationRequest"
+    subject: str = ""
+    medication_code: str = ""
+    medication_system: str = ""  # e.g. RxNorm, ATC, a national drug code
+    medication_text: str = ""
+    status: str = ""
+    intent: str = ""
+    authored: str | None = None
+    dosage_text: str = ""
+
+
+@dataclass
+class DiagnosticReport(Resource):
+    resourceType: ClassVar[str] = "DiagnosticReport"
+    subject: str = ""
+    code: str = ""
+    system: str = ""
+    status: str = ""
+    issued: str | None = None
+    conclusion: str = ""  # free text: stays in the holder's store, never offline
+    results: list[str] = field(default_factory=list)  # Observation ids
+
+
 RESOURCE_TYPES: dict[str, type[Resource]] = {
     c.resourceType: c for c in (Organization, Location, Practitioner, PractitionerRole,
                                 Schedule, Slot, Patient, Condition, ServiceRequest, Task,
-                                Encounter, Observation, Appointment, ImagingStudy)}
+                                Encounter, Observation, Appointment, ImagingStudy,
+                                Procedure, MedicationRequest, DiagnosticReport)}
 
 
 def parse_record(body: bytes) -> Resource:

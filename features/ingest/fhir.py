@@ -32,14 +32,17 @@ from features.ingest.common import (
 from features.records import (
     Appointment,
     Condition,
+    DiagnosticReport,
     Encounter,
     ImagingStudy,
     Location,
+    MedicationRequest,
     Observation,
     Organization,
     Patient,
     Practitioner,
     PractitionerRole,
+    Procedure,
     Resource,
     Schedule,
     ServiceRequest,
@@ -307,6 +310,45 @@ def normalise(res: dict, inst: str, linker: PatientLinker) -> Resource:
                             n_instances=sum(s["instances"] for s in series), series=series,
                             endpoint=str(((res.get("endpoint") or [{}])[0]).get(
                                 "reference", "")))
+    if rt == "Procedure":
+        subject = _ref_id(res.get("subject"), "Patient")
+        if not subject:
+            raise BadRecord("Procedure without subject")
+        coding = (_codings(res.get("code")) or [{}])[0]
+        performed = res.get("performedDateTime") or (res.get("performedPeriod") or {}).get(
+            "start")
+        return Procedure(id=rid, organization=inst, subject=subject,
+                         code=str(coding.get("code", "")), system=str(coding.get("system", "")),
+                         status=str(res.get("status", "")),
+                         performed=parse_fhir_datetime(performed, "performed", required=False))
+    if rt == "MedicationRequest":
+        subject = _ref_id(res.get("subject"), "Patient")
+        if not subject:
+            raise BadRecord("MedicationRequest without subject")
+        concept = res.get("medicationCodeableConcept") or {}
+        coding = (_codings(concept) or [{}])[0]
+        dosage = " ".join(str(d.get("text", "")) for d in res.get("dosageInstruction") or []
+                          if d.get("text"))
+        return MedicationRequest(
+            id=rid, organization=inst, subject=subject,
+            medication_code=str(coding.get("code", "")),
+            medication_system=str(coding.get("system", "")),
+            medication_text=str(concept.get("text") or coding.get("display") or ""),
+            status=str(res.get("status", "")), intent=str(res.get("intent", "")),
+            authored=parse_fhir_datetime(res.get("authoredOn"), "authoredOn", required=False),
+            dosage_text=dosage)
+    if rt == "DiagnosticReport":
+        subject = _ref_id(res.get("subject"), "Patient")
+        if not subject:
+            raise BadRecord("DiagnosticReport without subject")
+        coding = (_codings(res.get("code")) or [{}])[0]
+        return DiagnosticReport(
+            id=rid, organization=inst, subject=subject, code=str(coding.get("code", "")),
+            system=str(coding.get("system", "")), status=str(res.get("status", "")),
+            issued=parse_fhir_datetime(res.get("issued") or res.get("effectiveDateTime"),
+                                       "issued", required=False),
+            conclusion=str(res.get("conclusion", "")),
+            results=[_ref_id(r, "Observation") for r in res.get("result") or []])
     raise BadRecord(f"resource type {rt!r} is not supported")
 
 

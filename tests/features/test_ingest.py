@@ -387,7 +387,7 @@ def test_ndjson_and_bom_headers(tmp_path):
     nd.write_text("\n".join([
         json.dumps(_patient("N1", "周杰", RID, "13700000001"), ensure_ascii=False),
         "{not json",
-        json.dumps({"resourceType": "MedicationRequest", "id": "o1"}),
+        json.dumps({"resourceType": "Claim", "id": "o1"}),
     ]) + "\n", encoding="utf-8")
     rep = ingest([nd], settings=settings, institution="N-C1").to_json()
     assert rep["by_type"] == {"Patient": 1}
@@ -450,3 +450,39 @@ def test_broken_exports_do_not_stop_the_batch(region, tmp_path):
     assert rep["accepted"] > 10000
     lines = Path(rep["quarantine"]).read_text(encoding="utf-8").splitlines()
     assert len(lines) == rep["rejected"] >= 4
+
+
+def test_procedures_medications_and_reports_load(tmp_path):
+    """Synthea-style clinical resources beyond conditions: kept at the holder, typed."""
+    settings = make_settings(tmp_path / "home")
+    subject = {"reference": "urn:uuid:pat-1"}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:pat-1",
+         "resource": _patient("pat-1", "李雷", RID, "13700000002")},
+        {"resource": {"resourceType": "Procedure", "id": "pr1", "status": "completed",
+                      "subject": subject, "performedPeriod": {"start": "2026-03-01T08:00:00Z"},
+                      "code": {"coding": [{"system": "http://snomed.info/sct",
+                                           "code": "232717009"}]}}},
+        {"resource": {"resourceType": "MedicationRequest", "id": "mr1", "status": "active",
+                      "intent": "order", "subject": subject, "authoredOn": "2026-03-02",
+                      "medicationCodeableConcept": {"text": "metformin 500 mg",
+                                                    "coding": [{"code": "860975"}]},
+                      "dosageInstruction": [{"text": "twice daily"}]}},
+        {"resource": {"resourceType": "DiagnosticReport", "id": "dr1", "status": "final",
+                      "subject": subject, "issued": "2026-03-03T10:00:00Z",
+                      "code": {"coding": [{"system": "http://loinc.org", "code": "24323-8"}]},
+                      "result": [{"reference": "Observation/ob1"}],
+                      "conclusion": "within normal limits"}},
+        {"resource": {"resourceType": "Procedure", "id": "pr2", "status": "completed"}},
+    ]}
+    path = tmp_path / "synthea.json"
+    path.write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
+    rep = ingest([path], settings=settings, institution="N-C2").to_json()
+    assert rep["by_type"] == {"DiagnosticReport": 1, "MedicationRequest": 1, "Patient": 1,
+                              "Procedure": 1}
+    assert [r["reason"] for r in rep["rejects"]] == ["Procedure/pr2: Procedure without subject"]
+    with RecordStore.for_institution(settings.records_dir, "N-C2") as store:
+        med = json.loads(store.get("MedicationRequest/mr1"))
+        report = json.loads(store.get("DiagnosticReport/dr1"))
+    assert med["medication_code"] == "860975" and med["dosage_text"] == "twice daily"
+    assert report["results"] == ["ob1"] and report["code"] == "24323-8"
