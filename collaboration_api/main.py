@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from collaboration_api import problems
 from collaboration_api.auth.router import router as auth_router
+from collaboration_api.console.router import router as console_router
 from collaboration_api.consult.router import router as consult_router
 from collaboration_api.db import make_engine, migrate, session_factory
 from collaboration_api.directory.router import router as directory_router
@@ -22,10 +23,15 @@ from collaboration_api.hygiene import (
     RateLimitMiddleware,
     SizeLimitMiddleware,
 )
+from collaboration_api.imaging.router import router as imaging_router
+from collaboration_api.internet_clinic.router import router as internet_clinic_router
+from collaboration_api.joint_clinic.router import router as joint_clinic_router
+from collaboration_api.models_api.router import router as models_router
 from collaboration_api.notifications.router import router as notifications_router
 from collaboration_api.referral.router import router as referral_router
 from collaboration_api.serving_client import ServingClient
 from collaboration_api.supervision.router import router as supervision_router
+from collaboration_api.teaching.router import router as teaching_router
 from collaboration_api.telemedicine.router import router as telemedicine_router
 from regioncare import __version__
 from regioncare.settings import Settings
@@ -60,20 +66,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     _install_observability(app)
     for router in (auth_router, directory_router, referral_router, consult_router,
-                   telemedicine_router, notifications_router, supervision_router, fhir_router):
+                   telemedicine_router, notifications_router, supervision_router, fhir_router,
+                   models_router, console_router, imaging_router, joint_clinic_router,
+                   internet_clinic_router, teaching_router):
         app.include_router(router)
-    from collaboration_api.console.router import router as console_router
-    from collaboration_api.models_api.router import router as models_router
-    app.include_router(models_router)
-    app.include_router(console_router)
-    from collaboration_api.imaging.router import router as imaging_router
-    from collaboration_api.internet_clinic.router import router as internet_clinic_router
-    from collaboration_api.joint_clinic.router import router as joint_clinic_router
-    from collaboration_api.teaching.router import router as teaching_router
-    app.include_router(imaging_router)
-    app.include_router(joint_clinic_router)
-    app.include_router(internet_clinic_router)
-    app.include_router(teaching_router)
 
     _document_idempotency(app)
 
