@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import DateTime, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from collaboration_api.db import Base, utcnow
 
+ACTIVE = "status IN ('booked', 'arrived')"
+
 
 class Appointment(Base):
     __tablename__ = "appointment"
+    # One active appointment per practitioner and start: the database, not the code path,
+    # decides which of two concurrent bookings of one slot wins.
+    __table_args__ = (
+        Index("uq_appointment_active_slot", "practitioner_id", "start", unique=True,
+              sqlite_where=text(ACTIVE), postgresql_where=text(ACTIVE)),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     subject_type: Mapped[str] = mapped_column(String(16))  # referral | consult

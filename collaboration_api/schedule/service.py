@@ -8,9 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from collaboration_api.db import utcnow
+from collaboration_api.problems import Problem
 from collaboration_api.schedule.models import Appointment
 
 log = logging.getLogger("regioncare.schedule")
@@ -26,6 +28,14 @@ def book(db: Session, *, subject_type: str, subject_id: str, institution_id: str
                        end=start + timedelta(minutes=minutes), status="booked",
                        created_at=utcnow())
     db.add(appt)
+    try:
+        db.flush()  # the slot's unique index speaks here, before anything else is written
+    except IntegrityError as exc:
+        if "appointment" not in str(exc.orig).lower():
+            raise
+        db.rollback()
+        raise Problem(409, "Slot taken", f"{practitioner_id} already has an appointment at "
+                                         f"{start:%Y-%m-%d %H:%M}Z") from None
     if practitioner_id:
         _push_after_commit(db, practitioner_id, start, "booked")
     return appt

@@ -39,8 +39,8 @@ def test_models_and_migrations_agree(fresh_db: Database) -> None:
 
     engine = make_engine(fresh_db.url)
     try:
-        assert migrate(engine) == "0003_part2"
-        assert migrate(engine) == "0003_part2"  # a restart changes nothing
+        assert migrate(engine) == "0004_slot_guard"
+        assert migrate(engine) == "0004_slot_guard"  # a restart changes nothing
         import_models()
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)

@@ -178,3 +178,36 @@ def test_concurrent_steps_move_a_referral_once(api) -> None:  # type: ignore[no-
     detail = api.get(f"/referrals/{rid}", clin).json()
     assert [e["action"] for e in detail["history"]].count("accept") == 1
     assert [d["decision"] for d in detail["decisions"]].count("accepted") == 1
+
+
+def test_fifty_concurrent_bookings_of_one_slot_book_exactly_one(api) -> None:  # type: ignore[no-untyped-def]
+    """Fifty accepted referrals, one practitioner's slot, all scheduled at the same moment:
+    exactly one Appointment, forty-nine clear conflicts (409)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    clin, spec = api.user("clinician", "R1-C1"), api.user("specialist", "R1-T1")
+    target = {"practitioner_id": practitioner_id("R1-T1", 2), "institution_id": "R1-T1"}
+    rids = []
+    for _ in range(50):
+        rid = api.post("/referrals", clin, {"patient_id": patient_id("R1-C1", 5), **REFERRAL}
+                       ).json()["id"]
+        assert api.post(f"/referrals/{rid}/choose", clin, target).status_code == 200
+        assert api.post(f"/referrals/{rid}/accept", spec).status_code == 200
+        rids.append(rid)
+    headers = api.headers(spec)
+    slot = {"start": "2031-03-03T01:30:00Z", "minutes": 30}
+    barrier = threading.Barrier(50)
+
+    def schedule(rid: str) -> tuple[int, str]:
+        barrier.wait()
+        r = api.client.post(f"/referrals/{rid}/schedule", headers=headers, json=slot)
+        return r.status_code, r.text
+
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(schedule, rids))
+    codes = sorted(code for code, _ in answers)
+    assert codes == [200] + [409] * 49, [a for a in answers if a[0] not in (200, 409)][:2]
+    assert all("Slot taken" in text for code, text in answers if code == 409)
+    statuses = [api.get(f"/referrals/{rid}", clin).json()["business_status"] for rid in rids]
+    assert len([s for s in statuses if s != "accepted"]) == 1  # the other 49 wait as before
