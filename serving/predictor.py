@@ -26,6 +26,12 @@ from models.referral.encoding import CANDIDATE_COLUMNS, haversine_km
 from models.referral.explain import contributions, phrase, top_reasons
 from regioncare.settings import Settings
 from serving.schemas import RecommendItem, RecommendRequest, RecommendResponse
+from training.referral_data import (
+    PATIENT_VIEW,
+    PRACTITIONER_VIEW,
+    SERVICE,
+    candidate_universe,
+)
 
 log = logging.getLogger("regioncare.serving")
 
@@ -35,10 +41,6 @@ LATENCY = Histogram("regioncare_recommend_seconds", "Recommendation latency in t
 DEGRADED = Counter("regioncare_recommend_degraded_total", "Answers given by the rule fallback")
 MODEL_VERSION = Gauge("regioncare_recommend_model_version", "Champion version being served")
 
-SERVICE = "referral_matching_v1"
-PATIENT_VIEW = "patient_profile_fv"
-PRACTITIONER_VIEW = "practitioner_profile_fv"
-NON_CANDIDATE_SPECIALTIES = ("general_practice",)
 
 
 AVAILABILITY_VIEW = "practitioner_availability_fv"
@@ -275,10 +277,8 @@ class ReferralPredictor:
             self.candidates, self.next_slot = snap.table, snap.next_slot
 
     def _candidate_ids(self) -> list[str]:
-        prac = pd.read_parquet(self.settings.offline_dir / "practitioners.parquet",
-                               columns=["practitioner_id", "specialty"])
-        keep = ~prac["specialty"].isin(NON_CANDIDATE_SPECIALTIES)
-        return sorted(prac.loc[keep, "practitioner_id"].unique().tolist())
+        # The same candidate universe the model was trained and evaluated on.
+        return candidate_universe(self.settings).tolist()
 
     def _offline_candidate_rows(self, ids: list[str]) -> dict[str, list[Any]]:
         prac = pd.read_parquet(self.settings.offline_dir / "practitioners.parquet")

@@ -146,3 +146,16 @@ def patients_for(*, db: Any, settings: Settings, caller: Any, cursor: str | None
                  detail=f"{len(items)} patients listed")
     db.commit()
     return items, nxt
+
+
+def own_patient(db: Any, settings: Settings, caller: Any, patient_id: str) -> PatientRef:
+    """A patient of the caller's own institution, or an audited 404 (action "C")."""
+    from collaboration_api.supervision import audit
+
+    patient = find_patient(settings, patient_id, caller.institution_id)
+    if patient is None:
+        audit.deny(db, caller, 404, f"no patient {patient_id!r} at {caller.institution_id}",
+                   entity_type="Patient", entity_id=patient_id, action="C",
+                   entity_institution=caller.institution_id, title="Unknown patient")
+    return patient
+

@@ -54,12 +54,7 @@ def register_study(*, db: Session, settings: Settings, caller: Caller,
     """Register a study of a patient of the caller's institution and assign a reader."""
     if not caller.has_role(*REQUESTERS):
         _deny(db, caller, 403, f"a {caller.role} may not register studies", action="C")
-    patient = directory.find_patient(settings, data.patient_id, caller.institution_id)
-    if patient is None:
-        audit.deny(db, caller, 404, f"no patient {data.patient_id!r} at "
-                                    f"{caller.institution_id}", entity_type="Patient",
-                   entity_id=data.patient_id, action="C",
-                   entity_institution=caller.institution_id, title="Unknown patient")
+    patient = directory.own_patient(db, settings, caller, data.patient_id)
     meta = read_study(data.instances)
     base = (data.origin_dicomweb_base or DICOMWEB_BASE.format(
         institution=caller.institution_id.lower())).rstrip("/")

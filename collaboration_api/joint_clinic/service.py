@@ -42,12 +42,7 @@ def book(*, db: Session, settings: Settings, caller: Caller,
     if not caller.has_role("clinician"):
         audit.deny(db, caller, 403, "joint clinics are booked by the patient's clinician",
                    entity_type=ENTITY, action="C", entity_institution=caller.institution_id)
-    patient = directory.find_patient(settings, data.patient_id, caller.institution_id)
-    if patient is None:
-        audit.deny(db, caller, 404, f"no patient {data.patient_id!r} at "
-                                    f"{caller.institution_id}", entity_type="Patient",
-                   entity_id=data.patient_id, action="C",
-                   entity_institution=caller.institution_id, title="Unknown patient")
+    patient = directory.own_patient(db, settings, caller, data.patient_id)
     if data.specialist_institution == caller.institution_id:
         raise Problem(422, "Same institution", "the specialist is at another institution")
     if not directory.practitioner_at(settings, data.specialist_institution,

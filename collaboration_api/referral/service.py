@@ -63,12 +63,7 @@ def create_referral(*, db: Session, settings: Settings, caller: Caller,
         audit.deny(db, caller, 403, f"a {caller.role} may not create referrals",
                    entity_type="ServiceRequest", action="C",
                    entity_institution=caller.institution_id)
-    patient = directory.find_patient(settings, data.patient_id, caller.institution_id)
-    if patient is None:
-        audit.deny(db, caller, 404, f"no patient {data.patient_id!r} at "
-                                    f"{caller.institution_id}", entity_type="Patient",
-                   entity_id=data.patient_id, action="C",
-                   entity_institution=caller.institution_id, title="Unknown patient")
+    patient = directory.own_patient(db, settings, caller, data.patient_id)
     referral = Referral(id=str(uuid.uuid4()), institution_id=caller.institution_id,
                         patient_id=data.patient_id, patient_ref=patient.pseudonym,
                         diagnosis_code=data.diagnosis_code, urgency=data.urgency,

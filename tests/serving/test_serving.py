@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
+from benchmarks.recommend import register_copy_of_champion
 from serving.predictor import ReferralPredictor
 from serving.schemas import RecommendRequest
 from training import registry
@@ -25,30 +23,12 @@ def _body(platform) -> dict:  # type: ignore[no-untyped-def]
             "urgency": "urgent", "origin_tier": int(ref.origin_tier)}
 
 
-def _register_copy_of_champion(settings) -> str:  # type: ignore[no-untyped-def]
-    """A second real version in the registry (same weights), to move the alias to."""
-    from training.referral import _log_pyfunc
-
-    loaded = registry.load_alias(settings, settings.referral_model_name)
-    folder = Path(tempfile.mkdtemp()) / "bundle"
-    try:
-        loaded.bundle.save(folder)
-        registry.configure(settings)
-        import mlflow
-
-        with mlflow.start_run(experiment_id=registry.experiment(settings, "referral-matching")):
-            info = _log_pyfunc(folder, settings.referral_model_name)
-        return str(info.registered_model_version)
-    finally:
-        shutil.rmtree(folder.parent, ignore_errors=True)
-
-
 def test_alias_moves_reach_serving_without_failed_requests(platform) -> None:  # type: ignore[no-untyped-def]
     settings = platform.settings
     url = f"{settings.serve_url}/recommend"
     body = _body(platform)
     first = registry.champion_version(settings, settings.referral_model_name)
-    second = _register_copy_of_champion(settings)
+    second = register_copy_of_champion(settings)[1]
     seen: list[str | None] = []
     failures = 0
 
