@@ -28,7 +28,7 @@ run: install
 # PostgreSQL, the feature-store suite on SQLite and on Redis.
 test: install
 	$(BIN)/ruff check .
-	url=$$(bash scripts/services.sh --url) && redis=$$(bash scripts/redis.sh) && \
+	url=$$(timeout 1200 bash scripts/services.sh --url) && redis=$$(timeout 600 bash scripts/redis.sh) && \
 	REGIONCARE_TEST_POSTGRES_URL="$$url" REGIONCARE_TEST_REDIS_URL="$$redis" $(BIN)/python -m pytest -q
 
 lint: install

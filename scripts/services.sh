@@ -12,6 +12,9 @@
 set -uo pipefail
 
 URL_ONLY=0
+# fd 3 keeps the caller's stdout for the URL. Every command that may leave a daemon behind
+# (apt's postinst, pg_createcluster, pg_ctlcluster) runs with fd 3 closed: a daemon holding
+# it would keep the caller's $(...) waiting for ever (CI timed out on exactly that).
 if [ "${1:-}" = "--url" ]; then URL_ONLY=1; exec 3>&1 1>&2; fi
 
 # Chromium: Debian's package at /usr/bin/chromium for the browser tests (tests/browser drive
@@ -31,7 +34,7 @@ if [ -n "$BROWSER_PACKAGES" ]; then
         echo "services: installing Debian's$BROWSER_PACKAGES" >&2
         export DEBIAN_FRONTEND=noninteractive
         # shellcheck disable=SC2086
-        if ! { apt-get update -qq >/dev/null && apt-get install -y -qq $BROWSER_PACKAGES >/dev/null; }; then
+        if ! { apt-get update -qq >/dev/null && apt-get install -y -qq $BROWSER_PACKAGES >/dev/null; } 3>&-; then
             echo "services: apt-get install$BROWSER_PACKAGES failed" >&2
             if [ "${CI:-}" = "true" ]; then exit 1; fi
             echo "services: continuing without it (browser tests will be skipped outside CI)" >&2
@@ -65,14 +68,14 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
     if [ "$(id -u)" != "0" ]; then fail "PostgreSQL is not installed and we are not root"; fi
     echo "services: installing Debian's postgresql"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null || fail "apt-get update failed"
-    apt-get install -y -qq postgresql >/dev/null || fail "apt-get install postgresql failed"
+    apt-get update -qq >/dev/null 3>&- || fail "apt-get update failed"
+    apt-get install -y -qq postgresql >/dev/null 3>&- || fail "apt-get install postgresql failed"
 fi
 
 PG_VERSION=$(ls /usr/lib/postgresql | sort -V | tail -1)
 if command -v pg_lsclusters >/dev/null 2>&1; then
     if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -q "^$PG_VERSION main$"; then
-        pg_createcluster "$PG_VERSION" main -p "$PG_PORT" >/dev/null || fail "pg_createcluster failed"
+        pg_createcluster "$PG_VERSION" main -p "$PG_PORT" >/dev/null 3>&- || fail "pg_createcluster failed"
     fi
     CONF=/etc/postgresql/$PG_VERSION/main/postgresql.conf
     # Loopback only: the test database is never reachable from outside the machine.
@@ -80,7 +83,7 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
         echo "listen_addresses = '127.0.0.1'" >> "$CONF"
     fi
     if ! pg_lsclusters -h | grep "^$PG_VERSION *main" | grep -q online; then
-        pg_ctlcluster "$PG_VERSION" main start || fail "pg_ctlcluster start failed"
+        pg_ctlcluster "$PG_VERSION" main start </dev/null 3>&- || fail "pg_ctlcluster start failed"
     fi
 else
     fail "pg_lsclusters not found (postgresql-common missing)"
