@@ -22,6 +22,8 @@ class LoadResult:
     errors: int = 0
     sent: int = 0
     bodies: list[tuple[float, Any]] = field(default_factory=list)  # (t since start, json)
+    # (t since start, latency ms or None for a failure), kept when record_failures is set
+    timeline: list[tuple[float, float | None]] = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
         lat = np.asarray(self.latencies_ms) if self.latencies_ms else np.asarray([np.nan])
@@ -32,7 +34,8 @@ class LoadResult:
 
 
 async def _run(url: str, make_body: Callable[[int], dict], rps: float, seconds: float,
-               timeout_s: float, keep: Callable[[Any], Any] | None) -> LoadResult:
+               timeout_s: float, keep: Callable[[Any], Any] | None,
+               record_failures: bool) -> LoadResult:
     result = LoadResult()
     n = int(rps * seconds)
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
@@ -52,8 +55,11 @@ async def _run(url: str, make_body: Callable[[int], dict], rps: float, seconds: 
                 ok, body = False, None
             done = time.perf_counter()
             result.sent += 1
+            latency = (done - scheduled) * 1000
+            if record_failures:
+                result.timeline.append((done - start, latency if ok else None))
             if ok:
-                result.latencies_ms.append((done - scheduled) * 1000)
+                result.latencies_ms.append(latency)
                 if keep is not None:
                     result.bodies.append((done - start, keep(body)))
             else:
@@ -64,8 +70,9 @@ async def _run(url: str, make_body: Callable[[int], dict], rps: float, seconds: 
 
 
 def open_loop(url: str, make_body: Callable[[int], dict], *, rps: float, seconds: float,
-              timeout_s: float = 5.0, keep: Callable[[Any], Any] | None = None) -> LoadResult:
-    return asyncio.run(_run(url, make_body, rps, seconds, timeout_s, keep))
+              timeout_s: float = 5.0, keep: Callable[[Any], Any] | None = None,
+              record_failures: bool = False) -> LoadResult:
+    return asyncio.run(_run(url, make_body, rps, seconds, timeout_s, keep, record_failures))
 
 
 def wait_ready(url: str, *, timeout_s: float = 120.0) -> None:

@@ -8,10 +8,11 @@ import uuid
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from collaboration_api import problems
+from collaboration_api.auth.deps import current_user
 from collaboration_api.auth.router import router as auth_router
 from collaboration_api.console.router import router as console_router
 from collaboration_api.consult.router import router as consult_router
@@ -28,11 +29,15 @@ from collaboration_api.internet_clinic.router import router as internet_clinic_r
 from collaboration_api.joint_clinic.router import router as joint_clinic_router
 from collaboration_api.models_api.router import router as models_router
 from collaboration_api.notifications.router import router as notifications_router
+from collaboration_api.records.access import ledger_access
+from collaboration_api.records.router import router as records_router
 from collaboration_api.referral.router import router as referral_router
+from collaboration_api.schedule.router import router as schedule_router
 from collaboration_api.serving_client import ServingClient
 from collaboration_api.supervision.router import router as supervision_router
 from collaboration_api.teaching.router import router as teaching_router
 from collaboration_api.telemedicine.router import router as telemedicine_router
+from ledger import router as ledger_router
 from regioncare import __version__
 from regioncare.settings import Settings
 
@@ -45,7 +50,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        app.state.ledger.acquire()  # opened (deployed if new) here, not on the first read
         yield
+        app.state.ledger.release()
         app.state.serving.close()
         engine.dispose()
 
@@ -59,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.serving = ServingClient(settings)
+    app.state.ledger = ledger_access(settings)  # shared by the process's apps on this home
     problems.install(app)
     # Added innermost first: observability sees every answer, 413 and 429 included.
     app.add_middleware(IdempotencyMiddleware, settings=settings, sessions=app.state.sessions)
@@ -68,8 +76,12 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (auth_router, directory_router, referral_router, consult_router,
                    telemedicine_router, notifications_router, supervision_router, fhir_router,
                    models_router, console_router, imaging_router, joint_clinic_router,
-                   internet_clinic_router, teaching_router):
+                   internet_clinic_router, teaching_router, records_router):
         app.include_router(router)
+    app.include_router(schedule_router)
+    # the access log's roots and proofs, for signed-in users only
+    app.include_router(ledger_router.router, dependencies=[Depends(current_user)])
+    app.dependency_overrides[ledger_router.get_access_log] = lambda: app.state.ledger.ledger.log
 
     _document_idempotency(app)
 
@@ -128,6 +140,11 @@ def _readiness(app: FastAPI) -> dict[str, dict[str, Any]]:
     online = settings.feast_dir / "online.db"
     checks["feature_store"] = {"ok": online.exists() or settings.online_store != "sqlite"}
     checks["serving"] = {"ok": app.state.serving.ready()}
+    try:
+        log = app.state.ledger.ledger.log
+        checks["ledger"] = {"ok": True, "access_log_size": log.size}
+    except problems.Problem as exc:
+        checks["ledger"] = {"ok": False, "detail": exc.detail[:200]}
     return checks
 
 

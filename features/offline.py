@@ -1,7 +1,7 @@
 """Offline tables for the feature store, rebuilt from the institution record stores.
 
 Files under ``settings.offline_dir`` (parquet, timestamps ``datetime64[ns, UTC]``, ids are
-strings): patients, practitioners, institutions, referrals, slots, regions. See
+strings): patients, practitioners, institutions, referrals, slots, regions, appointments. See
 ``SCHEMAS`` for the exact columns and ``features/DATA_LAYER.md`` for their meaning.
 
 Every rebuild reads all stores and rewrites every table (temp file, then ``os.replace``),
@@ -70,6 +70,13 @@ SCHEMAS: dict[str, pa.Schema] = {
     "regions": pa.schema([
         ("region", pa.string()), ("lat", pa.float64()), ("lon", pa.float64()),
         ("name_zh", pa.string()), ("name_en", pa.string())]),
+    # Visits at the receiving institutions; event_timestamp = when it was booked, minutes =
+    # the real length once fulfilled (labels of the scheduler's no-show and duration model).
+    "appointments": pa.schema([
+        ("appointment_id", pa.string()), ("event_timestamp", TS), ("patient_id", pa.string()),
+        ("practitioner_id", pa.string()), ("institution_id", pa.string()),
+        ("referral_id", pa.string()), ("start", TS), ("minutes", pa.float64()),
+        ("status", pa.string())]),
 }
 # Smoothing priors (pseudo-counts) so a practitioner with no history is not 0/0.
 ACCEPT_PRIOR = (0.8, 5.0)  # mean, strength
@@ -127,6 +134,8 @@ LOAD_FIELDS: dict[str, list[str]] = {
     "Condition": ["id", "subject", "code", "onset"],
     "ServiceRequest": ["id", "subject", "performer", "reasonCode", "urgency", "authoredOn"],
     "Task": ["id", "focus", "status", "outcome", "lastModified", "execution_start"],
+    "Appointment": ["id", "subject", "practitioner", "start", "end", "status", "created",
+                    "based_on"],
 }
 
 
@@ -281,9 +290,42 @@ def build_tables(recs: dict[str, pd.DataFrame], key, as_of: datetime | None = No
     reg["lat"] = reg["lat"].astype(float).round(5)
     reg["lon"] = reg["lon"].astype(float).round(5)
     referrals = ref[[f.name for f in SCHEMAS["referrals"]]]
+    appt = _frame(recs, "Appointment", LOAD_FIELDS["Appointment"])
+    appointments = _appointments_table(appt, pat_key, key,
+                                       inst_by_holder["institution_id"].to_dict())
     return {"patients": patients, "practitioners": practitioners,
             "institutions": institutions, "referrals": referrals, "slots": slots,
-            "regions": reg}
+            "regions": reg, "appointments": appointments}
+
+
+def _appointments_table(appt: pd.DataFrame, pat_key: dict, key,
+                        inst_of_holder: dict) -> pd.DataFrame:
+    cols = [f.name for f in SCHEMAS["appointments"]]
+    if appt.empty:
+        return pd.DataFrame(columns=cols)
+    start, end = _utc(appt["start"]), _utc(appt["end"])
+    created = _utc(appt["created"])
+    ref = []
+    for based in appt["based_on"].fillna(""):
+        inst, _, sid = str(based).partition("|")
+        ref.append(opaque_referral_id_from_key(key, inst, sid) if inst and sid else None)
+    status = appt["status"].fillna("booked").astype(str)
+    out = pd.DataFrame({
+        "appointment_id": ["a_" + opaque_id(key, "appointment", f"{h}\x1f{i}")
+                           for h, i in zip(appt["holder"], appt["id"], strict=True)],
+        # Booked when created; an export without the booking time counts from the start.
+        "event_timestamp": created.fillna(start),
+        "patient_id": [pat_key.get((h, s)) for h, s in zip(appt["holder"], appt["subject"],
+                                                            strict=True)],
+        "practitioner_id": appt["practitioner"].fillna("").astype(str),
+        "institution_id": [inst_of_holder.get(h, h) for h in appt["holder"]],
+        "referral_id": ref,
+        "start": start,
+        "minutes": ((end - start).dt.total_seconds() / 60).where(status == "fulfilled"),
+        "status": status,
+    })
+    out = out[out["patient_id"].notna() & out["start"].notna()]
+    return out[cols].sort_values(["event_timestamp", "appointment_id"]).reset_index(drop=True)
 
 
 def _f(x) -> float:

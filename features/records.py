@@ -187,8 +187,10 @@ class Appointment(Resource):
     subject: str = ""
     practitioner: str = ""
     start: str = ""
-    end: str | None = None
-    status: str = "booked"
+    end: str | None = None  # the real end once fulfilled
+    status: str = "booked"  # FHIR: booked | fulfilled | noshow | cancelled ...
+    created: str | None = None  # when it was booked
+    based_on: str = ""  # "<institution>|<referral id there>" of the referral it serves
 
 
 @dataclass
@@ -389,6 +391,31 @@ class RecordStore:
             "WHERE id=?", (local_id,)).fetchone()
         return None if r is None else {"id": r[0], "name": r[1], "gender": r[2], "birth_date": r[3],
                                            "patient_id_regional": r[4]}
+
+    def local_ids(self, patient_id_regional: str) -> list[str]:
+        """This institution's own ids of one regional patient (usually one)."""
+        return [r[0] for r in self._db.execute(
+            "SELECT id FROM patient_index WHERE patient_id_regional=? ORDER BY id",
+            (patient_id_regional,))]
+
+    def patient_records(self, local_ids: list[str]) -> list[tuple[str, str, bytes]]:
+        """(record_id, resource_type, bytes) of these local patients: their Patient records,
+        the records whose ``subject`` is one of them, and the Tasks of their ServiceRequests."""
+        if not local_ids:
+            return []
+        marks = ",".join("?" * len(local_ids))
+        rows = [(rid, t, bytes(b)) for rid, t, b in self._db.execute(
+            f"SELECT record_id, resource_type, body FROM records WHERE record_id IN ({marks})"
+            f" OR json_extract(CAST(body AS TEXT), '$.subject') IN ({marks})",
+            [f"Patient/{i}" for i in local_ids] + list(local_ids))]
+        requests = [json.loads(b)["id"] for _rid, t, b in rows if t == "ServiceRequest"]
+        for start in range(0, len(requests), 500):
+            chunk = requests[start:start + 500]
+            focus = ",".join("?" * len(chunk))
+            rows += [(rid, t, bytes(b)) for rid, t, b in self._db.execute(
+                "SELECT record_id, resource_type, body FROM records WHERE resource_type='Task'"
+                f" AND json_extract(CAST(body AS TEXT), '$.focus') IN ({focus})", chunk)]
+        return sorted(rows)
 
     def patient_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM patient_index").fetchone()[0])

@@ -541,6 +541,38 @@ class LedgerClient:
             gas=120_000,
         )
 
+    def grants_of(self, patient: bytes | str) -> list[dict[str, Any]]:
+        """The patient's grants from the event index, decoded: ``{id, grantee, role,
+        max_level, purpose, expiry, consent (hex), active}`` (inactive ones included)."""
+        patient = ids.pseudonym(patient)
+        with self.lock:
+            codes = {addr: code for code, addr in self.index.institutions().items()}
+            rows = self.index.grants_for(patient)
+        out = []
+        for g in rows:
+            grantee = codes.get(g["grantee"], g["grantee"])
+            out.append(
+                {
+                    "id": ids.grant_id(patient, grantee, g["role"]),
+                    "grantee": grantee,
+                    "role": ids.name_of(ids.ROLES, g["role"]),
+                    "max_level": g["max_level"],
+                    "purpose": ids.name_of(ids.PURPOSES, g["purpose"]),
+                    "expiry": g["expiry"],
+                    "consent": bytes(g["consent"]).hex(),
+                    "active": bool(g["active"]),
+                }
+            )
+        return sorted(out, key=lambda g: (g["grantee"], g["role"]))
+
+    def home_code(self, patient: bytes | str) -> str | None:
+        """The institution code of the patient's home, or None before any claim."""
+        patient = ids.pseudonym(patient)
+        with self.lock:
+            address = self.index.home(patient)
+            codes = {addr: code for code, addr in self.index.institutions().items()}
+        return None if address is None else codes.get(address, address)
+
     def can_read(self, *, holder: str, record_id: str, reader: str, role: str | int) -> bool:
         return self.can_read_key(ids.record_key(holder, record_id), reader=reader, role=role)
 

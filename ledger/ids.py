@@ -134,3 +134,33 @@ def level(value: int) -> int:
 
 def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
+
+
+def patient_key(regional_id: str) -> bytes:
+    """The on-chain pseudonym of a patient: a domain-tagged hash of the platform's regional
+    pseudonym (itself a keyed HMAC), so every deployment puts 32 uniform bytes on chain."""
+    if not regional_id:
+        raise UserError("a patient's regional pseudonym must not be empty")
+    return hashlib.sha256(b"regioncare/patient\0" + regional_id.encode()).digest()
+
+
+def consent_hash(reference: str) -> bytes:
+    """The hash of a consent document's reference: the reference itself stays off chain."""
+    if not reference or not reference.strip():
+        raise UserError("a consent reference is required")
+    return hashlib.sha256(b"regioncare/consent\0" + reference.strip().encode()).digest()
+
+
+def grant_id(patient: bytes, grantee_code: str, role: int) -> str:
+    """A short opaque id of the grant slot (patient, grantee, role): the contract keeps one
+    grant per slot, re-granted or revoked in place."""
+    material = b"regioncare/grant\0" + pseudonym(patient) + grantee_code.encode() + bytes([role])
+    return hashlib.sha256(material).hexdigest()[:24]
+
+
+def name_of(table: dict[str, int], code: int) -> str:
+    """The vocabulary name of a code (the code as text when unknown)."""
+    for name, value in table.items():
+        if value == code:
+            return name
+    return str(code)

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS record_versions (
     level INTEGER NOT NULL, PRIMARY KEY (record_key, version)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS record_versions_order ON record_versions (block, log_index);
+CREATE INDEX IF NOT EXISTS records_patient ON records (patient);
 CREATE TABLE IF NOT EXISTS local_ids (
     record_key BLOB PRIMARY KEY, holder_code TEXT NOT NULL, record_id TEXT NOT NULL
 ) WITHOUT ROWID;
@@ -197,6 +198,37 @@ class EventIndex:
 
     def institutions(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT code, address FROM institutions"))
+
+    def records_of(self, patient: bytes) -> list[dict[str, Any]]:
+        """Every indexed record of one patient (the record locator of the read path)."""
+        cur = self.conn.execute(
+            "SELECT r.record_key, l.holder_code, l.record_id, r.holder, r.record_class,"
+            " r.level, r.sha256, r.version FROM records r"
+            " LEFT JOIN local_ids l ON l.record_key = r.record_key WHERE r.patient=?"
+            " ORDER BY l.holder_code, l.record_id",
+            (patient,),
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    def holder_records(self, holder_code: str) -> dict[str, tuple[bytes, bytes]]:
+        """record_id -> (sha256, patient) of what the index holds for one holder."""
+        return {
+            rid: (bytes(sha), bytes(patient))
+            for rid, sha, patient in self.conn.execute(
+                "SELECT l.record_id, r.sha256, r.patient FROM local_ids l"
+                " JOIN records r ON r.record_key = l.record_key WHERE l.holder_code=?",
+                (holder_code,),
+            )
+        }
+
+    def homes(self) -> dict[bytes, str]:
+        """patient -> home address, for every patient with a home."""
+        return {bytes(p): h for p, h in self.conn.execute("SELECT patient, home FROM homes")}
+
+    def home(self, patient: bytes) -> str | None:
+        row = self.conn.execute("SELECT home FROM homes WHERE patient=?", (patient,)).fetchone()
+        return None if row is None else row[0]
 
     def grants_for(self, patient: bytes) -> list[dict[str, Any]]:
         cur = self.conn.execute(

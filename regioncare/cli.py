@@ -128,9 +128,12 @@ def ingest(
     paths: list[Path] = typer.Argument(..., help="Export files or folders (a synth folder)."),
     institution: str = typer.Option(None, "--institution", help="Institution code."),
     fmt: Format = typer.Option(Format.auto, "--format", help="Input format."),
+    ledger: bool = typer.Option(True, "--ledger/--no-ledger",
+                                help="Index the records on the ledger afterwards."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Normalise hospital exports into the regional record model."""
+    """Normalise hospital exports into the regional record model, then index every record
+    store on the ledger (only what is new or changed)."""
     from features.ingest import ingest as run_ingest
 
     s = settings()
@@ -142,9 +145,27 @@ def ingest(
                             progress=lambda n: step(n))
     result = report.to_json()
     _remember_regions(s, paths)
+    if ledger and result["accepted"]:
+        result["ledger"] = _index_ledger(s, as_json)
     emit(result, as_json)
     if result["accepted"] == 0 and result["rejected"] > 0:
         raise typer.Exit(1)
+
+
+def _index_ledger(s: Settings, as_json: bool) -> dict[str, Any]:
+    """Register the stores' new or changed records on the ledger. A ledger held by a
+    running API is no failure of the ingest: `regioncare up` indexes on its next start."""
+    from ledger.indexer import count_records, index_region
+
+    try:
+        with progress(as_json, count_records(s.records_dir), "indexing on the ledger") as step:
+            report = index_region(s, progress=lambda n: step(n))
+    except UserError as exc:
+        sys.stderr.write(f"note: records not indexed on the ledger: {exc}\n")
+        return {"indexed": False, "reason": str(exc)}
+    out = report.to_json()
+    out["conflicts"] = out["conflicts"][:100]
+    return {"indexed": True, **out}
 
 
 def _remember_regions(s: Settings, paths: list[Path]) -> None:
@@ -206,6 +227,37 @@ def train_referral(
         result = run(s, TrainConfig(epochs=epochs, seed=seed), progress=step,
                      truth_dir=_ground_truth(s))
     emit(result.to_json(), as_json)
+
+
+def _train_scheduling(epochs: int, seed: int, as_json: bool) -> None:
+    from training.scheduling import TrainConfig
+    from training.scheduling import train_scheduling as run
+
+    s = settings()
+    with progress(as_json, None, "training scheduling-risk model") as step:
+        result = run(s, TrainConfig(epochs=epochs, seed=seed), progress=step,
+                     truth_dir=_ground_truth(s))
+    emit(result.to_json(), as_json)
+
+
+@train_app.command("scheduling")
+def train_scheduling(
+    epochs: int = typer.Option(30, min=1, help="Training epochs."),
+    seed: int = typer.Option(7, help="Seed: same data and seed, same metrics."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Train the no-show and visit-length model for scheduling, compare it with the
+    baselines, register it in MLflow."""
+    _train_scheduling(epochs, seed, as_json)
+
+
+@train_app.command("scheduler", help="Alias of `train scheduling` (the name in CONTRACTS).")
+def train_scheduler(
+    epochs: int = typer.Option(30, min=1, help="Training epochs."),
+    seed: int = typer.Option(7, help="Seed: same data and seed, same metrics."),
+    as_json: bool = JsonOpt,
+) -> None:
+    _train_scheduling(epochs, seed, as_json)
 
 
 @evaluate_app.command("referral")

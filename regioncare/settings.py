@@ -33,8 +33,20 @@ class Settings(BaseSettings):
     serve_port: int = 8001
     serve_timeout_s: float = 2.0
     ray_num_cpus: int = 2
+    serve_replicas: int = Field(2, ge=1, description="recommender replicas on the embedded "
+                                                     "Ray: two, so that one killed replica "
+                                                     "leaves the other answering")
 
     referral_model_name: str = "referral-ranker"
+    # Specialist scheduling (issue 6).
+    scheduling_model_name: str = "scheduling-risk"
+    scheduling_use_risk_model: bool = Field(True, description="use the registered no-show and "
+                                            "duration model in scheduling; off, or none "
+                                            "registered: one slot per request, no risk term")
+    schedule_hold_minutes: int = Field(15, ge=1, description="how long an accepted board "
+                                                              "suggestion holds its slot")
+    schedule_board_time_limit_s: float = Field(2.0, gt=0, description="re-plan time for "
+                                                                       "the board")
 
     online_store: str = Field("sqlite", description="sqlite (embedded) | redis (at scale)")
     redis_url: str = Field("127.0.0.1:6379", description="Redis online store: host:port "

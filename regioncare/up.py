@@ -40,12 +40,36 @@ def run_up(settings: Settings, *, data: Path | None, scale: str, seed: int,
         from collaboration_api.main import create_app
 
         api = create_app(settings)
+        index_in_background(api, say=say)
         say(f"API and console at http://{settings.api_host}:{settings.api_port} "
             f"(docs at /docs); ready after {time.perf_counter() - started:.0f} s; Ctrl-C stops")
         uvicorn.run(api, host=settings.api_host, port=settings.api_port, log_level="warning")
     finally:
         say("stopping Ray Serve")
         serving_app.stop()
+
+
+def index_in_background(api, *, say) -> None:  # type: ignore[no-untyped-def]
+    """Index the record stores on the ledger beside the running API: tiny's ~19,000 patient
+    records take ~100 s on the embedded chain (~200 records/s), too long to wait for.
+    Idempotent: a restart registers only what is new or changed since."""
+    from ledger.indexer import count_records
+
+    total = count_records(api.state.settings.records_dir)
+    say(f"indexing the record stores ({total} records) on the ledger in the background "
+        "(a record is readable across institutions once indexed)")
+
+    def done(report, exc) -> None:  # type: ignore[no-untyped-def]
+        if exc is not None:
+            say(f"ledger indexing failed: {getattr(exc, 'detail', exc)}")
+        elif report.stopped:
+            say("ledger indexing interrupted; the next start continues where it stopped")
+        else:
+            say(f"ledger: {report.registered} records registered, {report.superseded} "
+                f"superseded, {report.unchanged} unchanged, {report.homes_set} patient homes "
+                f"set in {report.seconds:.0f} s ({report.records_per_s} records/s)")
+
+    api.state.ledger.start_indexing(done)
 
 
 def prepare_region(settings: Settings, *, data: Path | None, scale: str, seed: int,
@@ -90,3 +114,18 @@ def prepare_models(settings: Settings, *, region: Path, say) -> None:  # type: i
         result = train_referral(settings, truth_dir=region / "ground_truth")
         say(f"registered version {result.model_version}; NDCG@10 "
             f"{result.metrics['model']['ndcg@10']}")
+    if settings.scheduling_use_risk_model and champion_version(
+            settings, settings.scheduling_model_name) is None:
+        from regioncare.errors import UserError
+        from training.scheduling import train_scheduling
+
+        say("training the scheduling no-show/duration model (no champion yet)")
+        try:
+            sched = train_scheduling(settings, truth_dir=region / "ground_truth")
+        except UserError as exc:  # e.g. a region without appointment history
+            say(f"scheduling model not trained: {exc}; the scheduler uses one slot per "
+                "request")
+        else:
+            say(f"registered version {sched.model_version}; no-show AUC "
+                f"{sched.metrics['model']['noshow_auc']}, duration MAE "
+                f"{sched.metrics['model']['duration_mae_min']} min")

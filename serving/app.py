@@ -16,12 +16,30 @@ from regioncare.settings import Settings
 log = logging.getLogger("regioncare.serving")
 APP_NAME = "referral"
 ROUTE = "/recommend"
+SCHEDULER_APP = "scheduler"
+SCHEDULER_ROUTE = "/schedule"
 
 
 def build_app(settings: Settings):  # -> ray.serve.Application
     from serving.deployments import ReferralRecommender
 
-    return ReferralRecommender.options(user_config={"reload_interval_s": 5.0}).bind(settings)
+    return ReferralRecommender.options(num_replicas=settings.serve_replicas,
+                                       user_config={"reload_interval_s": 5.0}).bind(settings)
+
+
+def build_scheduler_app(settings: Settings):  # -> ray.serve.Application
+    from serving.deployments import SpecialistScheduler
+
+    return SpecialistScheduler.options(user_config={"reload_interval_s": 5.0}).bind(settings)
+
+
+def scheduler_builder(args: dict[str, str]):  # -> ray.serve.Application
+    """Entry point of the scheduler application for ``serve deploy`` on a cluster."""
+    from serving.deployments import SpecialistScheduler
+
+    interval = float(args.get("reload_interval_s", 5.0))
+    return SpecialistScheduler.options(user_config={"reload_interval_s": interval}).bind(
+        Settings())
 
 
 def app_builder(args: dict[str, str]):  # -> ray.serve.Application
@@ -50,6 +68,8 @@ def start(settings: Settings) -> None:
                  log_to_driver=False, configure_logging=False)
     serve.start(http_options={"host": settings.serve_host, "port": settings.serve_port})
     serve.run(build_app(settings), name=APP_NAME, route_prefix=ROUTE, blocking=False)
+    serve.run(build_scheduler_app(settings), name=SCHEDULER_APP, route_prefix=SCHEDULER_ROUTE,
+              blocking=False)
 
 
 def ray_temp_dir(settings: Settings) -> Path:

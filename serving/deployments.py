@@ -69,3 +69,68 @@ class ReferralRecommender:
         """Serve replaces a replica whose predictor cannot answer at all."""
         if self.predictor.candidates is None or len(self.predictor.candidates) == 0:
             raise RuntimeError("predictor has no candidates: cannot score")
+
+
+@serve.deployment(
+    name="SpecialistScheduler",
+    num_replicas=1,
+    # Small: one board re-plan is a few hundred milliseconds of one core.
+    ray_actor_options={"num_cpus": 0.25},
+    max_ongoing_requests=8,
+    health_check_period_s=10,
+)
+class SpecialistScheduler:
+    """``POST /schedule/replan`` (batch), ``POST /schedule/suggest`` (one request),
+    ``GET /schedule/health``: a thin wrapper over ``serving.scheduler.SchedulerPredictor``."""
+
+    def __init__(self, settings: Settings) -> None:
+        from regioncare.runtime import prepare_environment
+        from serving.scheduler import SchedulerPredictor
+
+        prepare_environment(settings)
+        self.predictor = SchedulerPredictor(settings)
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        self.predictor.reload_interval_s = float(user_config.get("reload_interval_s", 5.0))
+
+    async def __call__(self, request: Request) -> JSONResponse:
+        from pydantic import ValidationError
+
+        from serving.schemas import ReplanRequest, SuggestRequest
+
+        path = request.url.path.rstrip("/")
+        if path.endswith("/health"):
+            return JSONResponse(self.predictor.health())
+        request_id = request.headers.get("X-Request-ID", "-")
+        kind = "replan" if path.endswith("/replan") else "suggest" if path.endswith(
+            "/suggest") else None
+        if kind is None:
+            return JSONResponse({"detail": f"no route {path}"}, status_code=404)
+        try:
+            raw = await request.json()
+            body = (ReplanRequest if kind == "replan" else SuggestRequest).model_validate(raw)
+        except (ValidationError, ValueError) as exc:
+            return JSONResponse({"detail": str(exc).splitlines()[0]}, status_code=422)
+        result = self._answer(kind, body, request_id)
+        return JSONResponse(result, headers={"X-Request-ID": request_id})
+
+    def replan(self, body: dict[str, Any]) -> dict[str, Any]:
+        """For deployment handles: a ReplanRequest as a dict -> a ReplanResponse dict."""
+        from serving.schemas import ReplanRequest
+
+        return self._answer("replan", ReplanRequest.model_validate(body), "-")
+
+    def suggest(self, body: dict[str, Any]) -> dict[str, Any]:
+        from serving.schemas import SuggestRequest
+
+        return self._answer("suggest", SuggestRequest.model_validate(body), "-")
+
+    def _answer(self, kind: str, body: Any, request_id: str) -> dict[str, Any]:
+        started = time.perf_counter()
+        result = (self.predictor.replan(body) if kind == "replan"
+                  else self.predictor.suggest(body))
+        log.info(json.dumps({"event": f"schedule.{kind}", "request_id": request_id,
+                             "model_version": result.model_version,
+                             "degraded": result.degraded,
+                             "ms": round((time.perf_counter() - started) * 1000, 2)}))
+        return result.model_dump(mode="json")

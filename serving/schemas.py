@@ -1,8 +1,9 @@
-"""What the recommender takes and gives; shared by Serve, plain FastAPI and the API."""
+"""What the recommender and the scheduler take and give; shared by Serve, plain FastAPI and
+the API."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 
 class RecommendRequest(BaseModel):
@@ -29,3 +30,106 @@ class RecommendResponse(BaseModel):
     degraded: bool
     degraded_reason: str | None = None
     items: list[RecommendItem]
+
+
+# -- the specialist scheduler (issue 6) -----------------------------------------------------
+
+class SchedulePractitioner(BaseModel):
+    id: str
+    institution_id: str
+    tier: str = Field("tertiary", pattern="^(community|secondary|tertiary)$")
+    specialties: list[str]
+    languages: list[str] = ["zh"]
+    lat: float | None = None
+    lon: float | None = None
+    daily_max_slots: int = Field(16, ge=1)
+
+
+class ScheduleSlot(BaseModel):
+    id: str
+    practitioner_id: str
+    start: AwareDatetime
+    minutes: int = Field(30, ge=5)
+    capacity: int = Field(1, ge=1)
+    booked: int = Field(0, ge=0)
+
+
+class ExcludedSlot(BaseModel):
+    """A slot the scheduler rejected for this request: never suggested again."""
+
+    practitioner_id: str
+    start: AwareDatetime
+
+
+class ScheduleRequestItem(BaseModel):
+    id: str
+    specialty: str
+    urgency: str = Field("routine", pattern="^(routine|urgent|emergency)$")
+    created: AwareDatetime
+    deadline: AwareDatetime | None = None
+    modality: str = Field("in_person", pattern="^(in_person|remote)$")
+    language: str = "zh"
+    patient_id: str | None = Field(None, description="Regional pseudonym (for features)")
+    diagnosis_code: str | None = None
+    match_quality: dict[str, float] = {}
+    follow_up_of: str | None = None
+    duration_slots: int | None = Field(None, ge=1, le=4,
+                                       description="None: the learned estimate")
+    exclude: list[ExcludedSlot] = []
+
+
+class ReplanRequest(BaseModel):
+    """Everything a re-plan needs: the open requests, the practitioners, their slots."""
+
+    now: AwareDatetime
+    requests: list[ScheduleRequestItem]
+    practitioners: list[SchedulePractitioner]
+    slots: list[ScheduleSlot]
+    time_limit_s: float = Field(2.0, gt=0, le=30)
+
+
+class SuggestRequest(BaseModel):
+    now: AwareDatetime
+    request: ScheduleRequestItem
+    practitioners: list[SchedulePractitioner]
+    slots: list[ScheduleSlot]
+    k: int = Field(3, ge=1, le=20)
+
+
+class ScheduleSuggestion(BaseModel):
+    request_id: str
+    practitioner_id: str
+    institution_id: str
+    start: AwareDatetime
+    minutes: int
+    slot_ids: list[str]
+    score: float
+    reasons: list[str]
+
+
+class RequestEstimate(BaseModel):
+    request_id: str
+    duration_slots: int
+    no_show_risk: float | None = None
+    source: str = Field(description="model | given | default")
+
+
+class ReplanResponse(BaseModel):
+    model_version: str | None
+    degraded: bool
+    degraded_reason: str | None = None
+    suggestions: list[ScheduleSuggestion]
+    unassigned: dict[str, str] = {}
+    estimates: list[RequestEstimate] = []
+    objective: float | None = None
+    bound: float | None = None
+    violations: int = 0
+    seconds: float = 0.0
+
+
+class SuggestResponse(BaseModel):
+    model_version: str | None
+    degraded: bool
+    degraded_reason: str | None = None
+    estimate: RequestEstimate
+    items: list[ScheduleSuggestion]

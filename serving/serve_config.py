@@ -11,7 +11,15 @@ from typing import Any
 
 import yaml
 
-from serving.app import APP_NAME, ROUTE
+from serving.app import APP_NAME, ROUTE, SCHEDULER_APP, SCHEDULER_ROUTE
+
+ENV_VARS = {
+    # Point these at the cluster's shared services (see README, scale-out path).
+    "REGIONCARE_ENVIRONMENT": "production",
+    "REGIONCARE_ONLINE_STORE": "redis",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+}
 
 
 def config(*, min_replicas: int = 1, max_replicas: int = 8, cpus_per_replica: float = 1.0,
@@ -24,13 +32,7 @@ def config(*, min_replicas: int = 1, max_replicas: int = 8, cpus_per_replica: fl
             "route_prefix": ROUTE,
             "import_path": "serving.app:app_builder",
             "args": {"reload_interval_s": "5"},
-            "runtime_env": {"env_vars": {
-                # Point these at the cluster's shared services (see README, scale-out path).
-                "REGIONCARE_ENVIRONMENT": "production",
-                "REGIONCARE_ONLINE_STORE": "redis",
-                "RAY_USAGE_STATS_ENABLED": "0",
-                "MLFLOW_DISABLE_TELEMETRY": "true",
-            }},
+            "runtime_env": {"env_vars": dict(ENV_VARS)},
             "deployments": [{
                 "name": "ReferralRecommender",
                 "max_ongoing_requests": 32,
@@ -38,6 +40,27 @@ def config(*, min_replicas: int = 1, max_replicas: int = 8, cpus_per_replica: fl
                     "min_replicas": min_replicas,
                     "max_replicas": max_replicas,
                     "target_ongoing_requests": target_ongoing_requests,
+                },
+                "ray_actor_options": {"num_cpus": cpus_per_replica},
+                "health_check_period_s": 10,
+                "health_check_timeout_s": 30,
+                "graceful_shutdown_timeout_s": 20,
+            }],
+        }, {
+            # Beside the recommender: board re-plans are rarer and heavier than
+            # recommendations, so fewer, smaller replicas.
+            "name": SCHEDULER_APP,
+            "route_prefix": SCHEDULER_ROUTE,
+            "import_path": "serving.app:scheduler_builder",
+            "args": {"reload_interval_s": "5"},
+            "runtime_env": {"env_vars": dict(ENV_VARS)},
+            "deployments": [{
+                "name": "SpecialistScheduler",
+                "max_ongoing_requests": 8,
+                "autoscaling_config": {
+                    "min_replicas": 1,
+                    "max_replicas": max(1, max_replicas // 4),
+                    "target_ongoing_requests": 2,
                 },
                 "ray_actor_options": {"num_cpus": cpus_per_replica},
                 "health_check_period_s": 10,

@@ -2,7 +2,10 @@
 
 A suggested specialist who was chosen and then accepted by the receiving side is a positive
 example of the referral, like a historical referral that went well; declines are counted
-and logged. Only pseudonyms and codes are read: the app database's referral row carries
+and logged. Schedulers' decisions on the scheduling board (accept, adjust, reject, confirm,
+and holds that expired) become 0/1 labels per (request, practitioner, slot)
+(``load_schedule_decision_labels``); ``training.scheduling`` logs their counts with each
+run. Only pseudonyms and codes are read: the app database's referral row carries
 the regional pseudonym, never a name.
 """
 
@@ -56,4 +59,37 @@ def load_decision_labels(settings: Settings) -> tuple[pd.DataFrame, dict[str, in
         "outcome": None,
         "decision_timestamp": at,
     })
+    return labels.reset_index(drop=True), counts
+
+
+SCHEDULE_QUERY = text("""
+    SELECT d.referral_id, d.practitioner_id, d.institution_id, d.start, d.minutes, d.decision,
+           d.suggested, d.score, d.no_show_risk, d.model_version, d.reason, d.at,
+           r.patient_ref, r.urgency, r.diagnosis_code
+    FROM schedule_decision d JOIN referral r ON r.id = d.referral_id
+    ORDER BY d.at, d.id
+""")
+# A slot a scheduler took (accepted, picked instead, confirmed) is a positive example of
+# the board's suggestion task; one they rejected or let expire is a negative.
+SCHEDULE_LABEL = {"accepted": 1, "adjusted": 1, "confirmed": 1, "rejected": 0, "expired": 0}
+
+
+def load_schedule_decision_labels(settings: Settings) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Schedulers' decisions on board slots: one row per (request, practitioner, start)
+    with its last decision and a 0/1 label, and counts per decision."""
+    engine = create_engine(settings.app_db_url)
+    try:
+        if not inspect(engine).has_table("schedule_decision"):
+            return pd.DataFrame(), {}
+        with engine.connect() as conn:
+            rows = pd.read_sql(SCHEDULE_QUERY, conn)
+    finally:
+        engine.dispose()
+    if rows.empty:
+        return pd.DataFrame(), {}
+    counts = {str(k): int(v) for k, v in rows["decision"].value_counts().items()}
+    rows["start"] = pd.to_datetime(rows["start"], utc=True)
+    last = rows.groupby(["referral_id", "practitioner_id", "start"], sort=False).tail(1)
+    labels = last.assign(label=last["decision"].map(SCHEDULE_LABEL).astype("int64"),
+                         event_timestamp=pd.to_datetime(last["at"], utc=True))
     return labels.reset_index(drop=True), counts

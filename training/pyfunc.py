@@ -34,3 +34,20 @@ class ReferralRankerPyfunc(mlflow.pyfunc.PythonModel):
                 scores = self.bundle.model(batch.query, batch.cand, batch.numeric)[0]
             out.append(np.asarray(scores).tolist())
         return out
+
+
+class SchedulingRiskPyfunc(mlflow.pyfunc.PythonModel):
+    """``predict`` takes raw feature rows (a dict of lists, see
+    ``models.scheduling.risk.RAW``) and gives ``{"no_show": [...], "minutes": [...]}``."""
+
+    def load_context(self, context: Any) -> None:
+        from training.registry import RiskBundle
+
+        self.bundle = RiskBundle.load(Path(context.artifacts["bundle"]))
+
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+        from models.scheduling.risk import predict
+
+        rows = model_input if isinstance(model_input, dict) else model_input.to_dict("list")
+        p, minutes = predict(self.bundle.model, self.bundle.spec, rows)
+        return {"no_show": p.tolist(), "minutes": minutes.tolist()}

@@ -12,7 +12,7 @@ import json
 import logging
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from models.referral import FeatureSpec, ReferralRanker, encode
 from models.referral.encoding import NUMERIC, fit_normalisation, icd10_chapter_block
 from regioncare.settings import Settings
 from training import referral_data as rd
-from training.registry import CHALLENGER, RankerBundle
+from training.registry import CHALLENGER, RankerBundle, TrainResult
 
 EXPERIMENT = "referral-matching"
 METRICS = ("ndcg@5", "ndcg@10", "hit@5", "mrr")
@@ -82,20 +82,6 @@ class RankerSystem(pl.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(self.model.parameters(), lr=self.lr,
                                  weight_decay=self.weight_decay)
-
-
-@dataclass
-class TrainResult:
-    run_id: str
-    model_version: str
-    metrics: dict[str, Any]
-    champion: str | None
-    rows_without_features: dict[str, int] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "model_version": self.model_version,
-                "metrics": self.metrics, "champion": self.champion,
-                "rows_without_features": self.rows_without_features}
 
 
 def fit_spec(settings: Settings, data: rd.ReferralSet, rows: np.ndarray) -> FeatureSpec:

@@ -7,7 +7,7 @@ Lightning and Feast imports.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,27 @@ def experiment(settings: Settings, name: str) -> str:
 
 
 @dataclass
-class RankerBundle:
-    """What a referral model version is: the module's weights, its arguments, its spec."""
+class TrainResult:
+    """What a training run registered (both trainers return it)."""
 
-    model: ReferralRanker
-    spec: FeatureSpec
+    run_id: str
+    model_version: str
+    metrics: dict[str, Any]
+    champion: str | None
+    rows_without_features: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "model_version": self.model_version,
+                "metrics": self.metrics, "champion": self.champion,
+                "rows_without_features": self.rows_without_features}
+
+
+@dataclass
+class _Bundle:
+    """What a model version is on disk: the module's weights, its arguments, its spec."""
+
+    model: Any
+    spec: Any
     config: dict[str, Any]
 
     def save(self, folder: Path) -> None:
@@ -56,23 +72,50 @@ class RankerBundle:
         (folder / "config.json").write_text(json.dumps(self.config))
 
     @classmethod
-    def load(cls, folder: Path) -> RankerBundle:
+    def _classes(cls) -> tuple[Any, Any]:  # (module class, spec class)
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, folder: Path) -> Any:
+        module_cls, spec_cls = cls._classes()
         config = json.loads((folder / "config.json").read_text())
-        spec = FeatureSpec.from_dict(json.loads((folder / "spec.json").read_text()))
-        model = ReferralRanker(**config["module"])
+        spec = spec_cls.from_dict(json.loads((folder / "spec.json").read_text()))
+        model = module_cls(**config["module"])
         model.load_state_dict(torch.load(folder / "weights.pt", weights_only=True))
         model.eval()
         return cls(model, spec, config)
+
+
+class RankerBundle(_Bundle):
+    """A referral ranker version (models.referral.ReferralRanker and its FeatureSpec)."""
+
+    model: ReferralRanker
+    spec: FeatureSpec
+
+    @classmethod
+    def _classes(cls) -> tuple[Any, Any]:
+        return ReferralRanker, FeatureSpec
+
+
+class RiskBundle(_Bundle):
+    """A scheduling-risk model version (no-show and duration) and its RiskSpec."""
+
+    @classmethod
+    def _classes(cls) -> tuple[Any, Any]:
+        from models.scheduling.risk import RiskSpec, SchedulingRiskModel
+
+        return SchedulingRiskModel, RiskSpec
 
 
 @dataclass
 class LoadedVersion:
     name: str
     version: str
-    bundle: RankerBundle
+    bundle: Any  # RankerBundle | RiskBundle
 
 
-def load_alias(settings: Settings, name: str, alias: str = CHAMPION) -> LoadedVersion:
+def load_alias(settings: Settings, name: str, alias: str = CHAMPION, *,
+               bundle: type = RankerBundle) -> LoadedVersion:
     """Download and build the model version an alias points at."""
     import mlflow
     from mlflow import MlflowClient
@@ -81,8 +124,8 @@ def load_alias(settings: Settings, name: str, alias: str = CHAMPION) -> LoadedVe
     client = MlflowClient()
     mv = client.get_model_version_by_alias(name, alias)
     local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}")
-    return LoadedVersion(name, str(mv.version), RankerBundle.load(Path(local) / "artifacts" /
-                                                                  "bundle"))
+    return LoadedVersion(name, str(mv.version), bundle.load(Path(local) / "artifacts" /
+                                                            "bundle"))
 
 
 def champion_version(settings: Settings, name: str) -> str | None:

@@ -45,6 +45,7 @@ PAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         ("clinician", "specialist", "scheduler"),
     ),
     "consults": ("consults.html", "nav.consults", ("clinician", "specialist")),
+    "records": ("records.html", "records.title", ("clinician", "specialist", "radiologist")),
     "scheduler": ("scheduler.html", "nav.scheduler", ("scheduler",)),
     "calendar": ("calendar.html", "nav.calendar", ("scheduler", "specialist")),
     "worklist": ("worklist.html", "nav.worklist", ("specialist", "radiologist")),
@@ -130,6 +131,12 @@ def referral_new(request: Request) -> HTMLResponse:
 @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
 def referral_detail(request: Request, referral_id: str) -> HTMLResponse:
     return _page(request, "referral", subject_id=referral_id)
+
+
+@router.get("/patients/{patient_ref}/records", response_class=HTMLResponse)
+def patient_records(request: Request, patient_ref: str) -> HTMLResponse:
+    """A referred patient's records, each with its ledger check (from the records API)."""
+    return _page(request, "records", subject_id=patient_ref)
 
 
 def _page(request: Request, name: str, **context: Any) -> HTMLResponse:

@@ -213,6 +213,10 @@ def _audit_event(e: AuditEvent) -> dict:
         entities.append({"what": _patient(e.patient_ref),
                          "type": {"system": "http://terminology.hl7.org/CodeSystem/"
                                             "audit-entity-type", "code": "1"}})
+    if e.grant_id:  # the ledger grant (a recorded consent) the read was made under
+        entities.append({"what": {"reference": f"Consent/{e.grant_id}"},
+                         "type": {"system": "http://terminology.hl7.org/CodeSystem/"
+                                            "audit-entity-type", "code": "2"}})
     return _clean({
         "resourceType": "AuditEvent", "id": str(e.id),
         "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
@@ -220,6 +224,8 @@ def _audit_event(e: AuditEvent) -> dict:
         "subtype": [{"system": "urn:regioncare:audit-subtype", "code": e.subtype}],
         "action": e.action, "recorded": _ts(e.recorded), "outcome": e.outcome,
         "outcomeDesc": e.outcome_desc or None,
+        "purposeOfEvent": [{"coding": [{"system": "urn:regioncare:purpose-of-use",
+                                        "code": e.purpose}]}] if e.purpose else None,
         "agent": [agent],
         "source": {"site": e.path or None,
                    "observer": {"display": "RegionCare collaboration API"}},

@@ -52,6 +52,8 @@ class ReferralRead(BaseModel):
     id: str
     institution_id: str
     patient_id: str
+    patient_ref: str | None = Field(None, description="the patient's regional pseudonym "
+                                                      "(opens their records elsewhere)")
     diagnosis_code: str
     urgency: str
     reason: str

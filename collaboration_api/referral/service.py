@@ -17,6 +17,7 @@ from collaboration_api.auth.deps import Caller
 from collaboration_api.directory import service as directory
 from collaboration_api.pagination import decode_cursor
 from collaboration_api.problems import Problem
+from collaboration_api.records import service as records
 from collaboration_api.referral.models import RecommendationLog, Referral
 from collaboration_api.referral.schemas import (
     RecommendationPage,
@@ -201,6 +202,8 @@ def transition(*, db: Session, settings: Settings, caller: Caller, referral_id: 
         schedule.set_status(db, referral.appointment_id, "cancelled")
         referral.status_reason = body.reason if isinstance(body, Decline) else None
     workflow.apply(db, caller, FLOW, referral, action, detail=extra)
+    if action == "accept":  # the receiving institution may now read the patient's records
+        records.grant_for_referral(db=db, settings=settings, caller=caller, referral=referral)
     db.commit()
     return referral
 

@@ -20,11 +20,13 @@ TITLES = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflic
 def record(db: Session, caller: Caller | None, *, action: str, subtype: str,
            entity_type: str, entity_id: str | None = None, patient_ref: str | None = None,
            entity_institution: str | None = None, outcome: str = "0",
-           detail: str = "") -> AuditEvent:
+           detail: str = "", grant_id: str | None = None,
+           purpose: str | None = None) -> AuditEvent:
+    """``grant_id``/``purpose``: the ledger grant a cross-institution read was made under."""
     event = AuditEvent(action=action, subtype=subtype, entity_type=entity_type,
                        entity_id=entity_id, patient_ref=patient_ref,
                        entity_institution=entity_institution, outcome=outcome,
-                       outcome_desc=detail[:2000],
+                       outcome_desc=detail[:2000], grant_id=grant_id, purpose=purpose,
                        actor_id=caller.id if caller else None,
                        actor_username=caller.username if caller else None,
                        actor_role=caller.role if caller else None,

@@ -32,3 +32,6 @@ class AuditEvent(Base):
     source_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     method: Mapped[str | None] = mapped_column(String(8), nullable=True)
     path: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Added by revision 0005: the ledger grant a cross-institution read was made under.
+    grant_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    purpose: Mapped[str | None] = mapped_column(String(24), nullable=True)

@@ -39,6 +39,11 @@ def audit_events(
     outcome: Literal["0", "4", "8"] | None = Query(None, description="0 ok, 4 denied"),
     patient_ref: str | None = Query(None, description="a patient's regional pseudonym: "
                                                       "who saw this patient's records"),
+    grant_id: str | None = Query(None, max_length=32,
+                                 description="the ledger grant a cross-institution read "
+                                             "was made under"),
+    purpose: str | None = Query(None, max_length=24, examples=["referral"],
+                                description="purpose of use of that grant"),
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     cursor: str | None = None,
@@ -47,7 +52,8 @@ def audit_events(
     rows, nxt = service.query_audit(db=db, caller=caller, entity_type=entity_type,
                                     entity_id=entity_id, actor=actor, outcome=outcome,
                                     cursor=cursor, limit=limit, patient_ref=patient_ref,
-                                    since=since, until=until)
+                                    since=since, until=until, grant_id=grant_id,
+                                    purpose=purpose)
     return AuditEventPage(items=[AuditEventRead.model_validate(r) for r in rows], next=nxt)
 
 

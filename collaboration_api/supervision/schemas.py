@@ -29,6 +29,8 @@ class AuditEventRead(BaseModel):
     source_ip: str | None
     method: str | None
     path: str | None
+    grant_id: str | None = None
+    purpose: str | None = None
 
 
 class AuditEventPage(BaseModel):

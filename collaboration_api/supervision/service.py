@@ -23,7 +23,8 @@ SUPERVISORS = ("supervisor", "admin")
 def query_audit(*, db: Session, caller: Caller, entity_type: str | None,
                 entity_id: str | None, actor: str | None, outcome: str | None,
                 cursor: str | None, limit: int, patient_ref: str | None = None,
-                since: datetime | None = None, until: datetime | None = None
+                since: datetime | None = None, until: datetime | None = None,
+                grant_id: str | None = None, purpose: str | None = None
                 ) -> tuple[list[AuditEvent], str | None]:
     """Newest first. Supervisors see events by or about their institution; admins all."""
     if not caller.has_role(*SUPERVISORS):
@@ -43,6 +44,10 @@ def query_audit(*, db: Session, caller: Caller, entity_type: str | None,
         stmt = stmt.where(AuditEvent.outcome == outcome)
     if patient_ref:
         stmt = stmt.where(AuditEvent.patient_ref == patient_ref)
+    if grant_id:
+        stmt = stmt.where(AuditEvent.grant_id == grant_id)
+    if purpose:
+        stmt = stmt.where(AuditEvent.purpose == purpose)
     if since:
         stmt = stmt.where(AuditEvent.recorded >= since)
     if until:

@@ -182,10 +182,11 @@ referral_matching_v1 = FeatureService(
     description="Features of the referral-matching model",
 )
 
-# What the specialist scheduler reads.
+# What the specialist scheduler reads (the patient profile for no-show and duration).
 specialist_scheduling_v1 = FeatureService(
     name="specialist_scheduling_v1",
-    features=[practitioner_profile_fv, practitioner_availability_fv, institution_fv],
+    features=[patient_profile_fv, practitioner_profile_fv, practitioner_availability_fv,
+              institution_fv],
     description="Features of the specialist-scheduling model",
 )
 

@@ -111,6 +111,19 @@ def _name(res: dict) -> str:
     return ""
 
 
+def _based_on(res: dict) -> str:
+    """The referral an Appointment serves, as "<institution>|<its referral id>", from a
+    ``basedOn`` identifier in the sender's referral system (urn:regioncare:<inst>:referral)."""
+    for ref in res.get("basedOn") or []:
+        ident = ref.get("identifier") or {}
+        system, value = str(ident.get("system", "")), str(ident.get("value", ""))
+        parts = system.split(":")
+        if value and len(parts) == 4 and parts[:2] == ["urn", "regioncare"] \
+                and parts[3] == "referral":
+            return f"{parts[2]}|{value}"
+    return ""
+
+
 def normalise(res: dict, inst: str, linker: PatientLinker) -> Resource:
     rt = res.get("resourceType")
     rid = res.get("id")
@@ -286,7 +299,10 @@ def normalise(res: dict, inst: str, linker: PatientLinker) -> Resource:
         return Appointment(id=rid, organization=inst, subject=subject, practitioner=pract,
                            start=parse_fhir_datetime(res.get("start"), "start") or "",
                            end=parse_fhir_datetime(res.get("end"), "end", required=False),
-                           status=str(res.get("status", "booked")))
+                           status=str(res.get("status", "booked")),
+                           created=parse_fhir_datetime(res.get("created"), "created",
+                                                       required=False),
+                           based_on=_based_on(res))
     if rt == "ImagingStudy":
         subject = _ref_id(res.get("subject"), "Patient")
         if not subject:

@@ -26,6 +26,7 @@ import pandas as pd
 from features.identity import PatientLinker, normalise_resident_id
 from features.ingest.common import BadRecord, Reject, icd10, specialty, to_utc
 from features.records import (
+    Appointment,
     Condition,
     Location,
     Organization,
@@ -40,7 +41,8 @@ from features.records import (
 )
 from regioncare.errors import UserError
 
-KINDS = ["institution", "staff", "schedule", "patients", "diagnoses", "referrals"]
+KINDS = ["institution", "staff", "schedule", "patients", "diagnoses", "referrals",
+         "appointments"]
 FIELDS: dict[str, list[str]] = {
     "institution": ["code", "name", "tier", "region"],
     "staff": ["practitioner_id", "department"],
@@ -49,6 +51,8 @@ FIELDS: dict[str, list[str]] = {
     "diagnoses": ["condition_id", "local_patient_id", "code", "onset"],
     "referrals": ["source_id", "local_patient_id", "diagnosis", "urgency", "authored",
                   "target", "status"],
+    "appointments": ["appointment_id", "local_patient_id", "practitioner_id", "start",
+                     "status"],
 }
 CHUNK_ROWS = 5000
 
@@ -195,6 +199,19 @@ def _row_to_resources(kind: str, r: dict, m: Mapping, inst: str,
                      lastModified=m.dt(g("decision", ""), "decision time",
                                        required=False) or authored,
                      execution_start=m.dt(g("visit", ""), "visit time", required=False))]
+    if kind == "appointments":
+        status = m.code("appointment_status", g("status", ""), "appointment status",
+                        identity=True)
+        if status not in ("booked", "fulfilled", "noshow", "cancelled"):
+            raise BadRecord(f"appointment status {status!r}")
+        org, no = g("referral_org"), g("referral_no")
+        return [Appointment(id=g("appointment_id"), organization=inst,
+                            subject=g("local_patient_id"), practitioner=g("practitioner_id"),
+                            start=m.dt(g("start", ""), "appointment start") or "",
+                            end=m.dt(g("end", ""), "appointment end", required=False),
+                            status=status,
+                            created=m.dt(g("created", ""), "booking time", required=False),
+                            based_on=f"{org}|{no}" if org and no else "")]
     raise BadRecord(f"unknown file kind {kind}")
 
 

@@ -224,6 +224,18 @@ def fhir_referral(r: dict) -> list[dict]:
     return [sr, task]
 
 
+def fhir_appointment(a: dict) -> dict:
+    """A visit at the receiving institution; ``end`` is the real end once fulfilled."""
+    return {"resourceType": "Appointment", "id": a["appointment_id"], "status": a["status"],
+            "created": _d(a["created"]), "start": _d(a["start"]), "end": _d(a["end"]),
+            "basedOn": [{"identifier": {"system": local_system(a["referral_org"], "referral"),
+                                        "value": a["referral_no"]}}],
+            "participant": [
+                {"actor": {"reference": f"Patient/{a['local_id']}"}, "status": "accepted"},
+                {"actor": {"reference": f"Practitioner/{a['practitioner_id']}"},
+                 "status": "accepted"}]}
+
+
 # ----------------------------------------------------------------------------- CSV
 # Three HIS "vendors": column names per file (regional field -> local header).
 VENDORS: dict[str, dict[str, dict[str, str]]] = {
@@ -245,6 +257,10 @@ VENDORS: dict[str, dict[str, dict[str, str]]] = {
                       "diagnosis": "诊断编码", "urgency": "紧急程度", "authored": "申请时间",
                       "requester": "申请医生", "target": "接诊医生", "status": "状态",
                       "outcome": "转归", "decision": "处理时间", "visit": "就诊时间"},
+        "appointments": {"appointment_id": "预约ID", "local_patient_id": "病人ID",
+                         "practitioner_id": "医师编码", "created": "预约时间",
+                         "start": "就诊开始", "end": "就诊结束", "status": "预约状态",
+                         "referral_org": "转出机构", "referral_no": "转诊单号"},
     },
     "en": {
         "institution": {"code": "ORG_CODE", "name": "ORG_NAME", "tier": "GRADE",
@@ -264,6 +280,10 @@ VENDORS: dict[str, dict[str, dict[str, str]]] = {
                       "diagnosis": "DIAG_CODE", "urgency": "PRIORITY", "authored": "REQ_TIME",
                       "requester": "REQ_DOC", "target": "TO_DOC", "status": "STATE",
                       "outcome": "RESULT", "decision": "DONE_TIME", "visit": "VISIT_TIME"},
+        "appointments": {"appointment_id": "APPT_ID", "local_patient_id": "PAT_ID",
+                         "practitioner_id": "DOC_CODE", "created": "BOOK_TIME",
+                         "start": "START_TIME", "end": "END_TIME", "status": "APPT_STATE",
+                         "referral_org": "FROM_ORG", "referral_no": "REF_NO"},
     },
     "py": {
         "institution": {"code": "jgbm", "name": "jgmc", "tier": "jgjb", "region": "qybm",
@@ -283,6 +303,10 @@ VENDORS: dict[str, dict[str, dict[str, str]]] = {
                       "urgency": "jjcd", "authored": "sqsj", "requester": "sqys",
                       "target": "jzys", "status": "zt", "outcome": "zg", "decision": "clsj",
                       "visit": "jzsj"},
+        "appointments": {"appointment_id": "yyid", "local_patient_id": "brid",
+                         "practitioner_id": "ysbm", "created": "yysj", "start": "kssj",
+                         "end": "jssj", "status": "yyzt", "referral_org": "zcjg",
+                         "referral_no": "zzdh"},
     },
 }
 # Each installation renames some columns (configured by the hospital's IT department).
@@ -301,14 +325,18 @@ VALUE_CODES: dict[str, dict[str, dict[str, str]]] = {
            "status": {"accepted": "已接收", "declined": "已拒绝", "completed": "已完成"},
            "outcome": {"good": "好转", "poor": "未好转"},
            "tier": {"3": "三级", "2": "二级", "1": "一级"},
-           "title": dict(TITLE_ZH), "slot_status": {"free": "可预约", "busy": "已约满"}},
+           "title": dict(TITLE_ZH), "slot_status": {"free": "可预约", "busy": "已约满"},
+           "appointment_status": {"booked": "已预约", "fulfilled": "已就诊", "noshow": "爽约",
+                                  "cancelled": "已取消"}},
     "en": {"gender": {"male": "M", "female": "F", "unknown": "U"},
            "urgency": {"routine": "R", "urgent": "U", "emergency": "E"},
            "status": {"accepted": "ACC", "declined": "REJ", "completed": "DONE"},
            "outcome": {"good": "GOOD", "poor": "POOR"},
            "tier": {"3": "T", "2": "S", "1": "C"},
            "title": {"resident": "RES", "attending": "ATT", "associate_chief": "ASC",
-                     "chief": "CHF"}, "slot_status": {"free": "F", "busy": "B"}},
+                     "chief": "CHF"}, "slot_status": {"free": "F", "busy": "B"},
+           "appointment_status": {"booked": "BKD", "fulfilled": "DONE", "noshow": "NS",
+                                  "cancelled": "CXL"}},
     # GB/T 2261.1-2003 sex codes: 1 male, 2 female, 0 unknown.
     "py": {"gender": {"male": "1", "female": "2", "unknown": "0"},
            "urgency": {"routine": "1", "urgent": "2", "emergency": "3"},
@@ -316,7 +344,9 @@ VALUE_CODES: dict[str, dict[str, dict[str, str]]] = {
            "outcome": {"good": "1", "poor": "0"},
            "tier": {"3": "3", "2": "2", "1": "1"},
            "title": {"resident": "1", "attending": "2", "associate_chief": "3",
-                     "chief": "4"}, "slot_status": {"free": "0", "busy": "1"}},
+                     "chief": "4"}, "slot_status": {"free": "0", "busy": "1"},
+           "appointment_status": {"booked": "0", "fulfilled": "1", "noshow": "2",
+                                  "cancelled": "9"}},
 }
 DATE_FORMATS = [("%Y-%m-%d", "%Y-%m-%d %H:%M:%S"), ("%Y/%m/%d", "%Y/%m/%d %H:%M"),
                 ("%Y年%m月%d日", "%Y年%m月%d日 %H时%M分"), ("%d.%m.%Y", "%d.%m.%Y %H:%M")]

@@ -12,12 +12,14 @@ import numpy as np
 import pandas as pd
 
 from features.codes import DIAGNOSIS_BY_CODE
+from features.synth.appointments import GT_COLUMNS as GT_APPOINTMENT_COLUMNS
 from features.synth.export import (
     DATE_FORMATS,
     ENCODINGS,
     PATIENTS_PER_BUNDLE,
     CsvWriter,
     FhirWriter,
+    fhir_appointment,
     fhir_condition,
     fhir_directory,
     fhir_patient,
@@ -133,7 +135,8 @@ def generate(out: Path, *, seed: int, scale: str, as_of: date,
         crng = np.random.default_rng([seed, 1, k])
         ch = make_chunk(crng, start, n, as_of=as_of, regions=regions,
                         institutions=institutions, practitioners=practitioners,
-                        counters=counters, weights=WEIGHTS)
+                        counters=counters, weights=WEIGHTS,
+                        appointment_rng=np.random.default_rng([seed, 4, k]))
         n_persons += len(ch.persons)
         n_refs += len(ch.referrals)
         _write_chunk(ch, writers)
@@ -149,6 +152,8 @@ def generate(out: Path, *, seed: int, scale: str, as_of: date,
             for c in ("authored", "decision"):
                 r[c] = [x.isoformat(timespec="seconds") for x in r[c]]
             _append_csv(gt / "referrals.csv", r[GT_REFERRAL_COLUMNS])
+        if not ch.appointments.empty:
+            _append_csv(gt / "appointments.csv", ch.appointments[GT_APPOINTMENT_COLUMNS])
 
     hidden = practitioners[["practitioner_id", "institution", "region", "tier", "lat", "lon",
                             "specialty", "sub_specialty", "title", "title_rank",
@@ -163,7 +168,7 @@ def generate(out: Path, *, seed: int, scale: str, as_of: date,
 
     for inst, w in writers.items():
         if isinstance(w, CsvWriter):
-            for kind in ("patients", "diagnoses", "referrals"):
+            for kind in ("patients", "diagnoses", "referrals", "appointments"):
                 if kind not in w.started:
                     w.write(kind, [])
             (w.folder / "mapping.json").write_text(
@@ -189,12 +194,15 @@ def _write_chunk(ch, writers: dict) -> None:
     regs = ch.registrations
     conds = ch.conditions
     refs = ch.referrals
+    appts = ch.appointments
+    appts_by = dict(list(appts.groupby("institution", sort=True))) if len(appts) else {}
     conds_by = dict(list(conds.groupby("institution", sort=True))) if len(conds) else {}
     refs_by = dict(list(refs.groupby("institution", sort=True))) if len(refs) else {}
     for inst, g in regs.groupby("institution", sort=True):
         w = writers[inst]
         c = conds_by.get(inst, conds.iloc[:0])
         r = refs_by.get(inst, refs.iloc[:0] if len(refs) else pd.DataFrame())
+        a = appts_by.get(inst)
         if isinstance(w, FhirWriter):
             c_by: dict[str, list[dict]] = {}
             for x in c.to_dict("records"):
@@ -202,6 +210,9 @@ def _write_chunk(ch, writers: dict) -> None:
             r_by: dict[str, list[dict]] = {}
             for x in (r.to_dict("records") if len(r) else []):
                 r_by.setdefault(x["local_id"], []).append(x)
+            a_by: dict[str, list[dict]] = {}
+            for x in (a.to_dict("records") if a is not None else []):
+                a_by.setdefault(x["local_id"], []).append(x)
             recs = g.to_dict("records")
             for b in range(0, len(recs), PATIENTS_PER_BUNDLE):
                 res: list[dict] = []
@@ -210,6 +221,7 @@ def _write_chunk(ch, writers: dict) -> None:
                     res.extend(fhir_condition(x) for x in c_by.get(p["local_id"], []))
                     for x in r_by.get(p["local_id"], []):
                         res.extend(fhir_referral(x))
+                    res.extend(fhir_appointment(x) for x in a_by.get(p["local_id"], []))
                 w.write_bundle(res)
         else:
             w.write("patients", [{
@@ -232,3 +244,12 @@ def _write_chunk(ch, writers: dict) -> None:
                 "decision": x["decision"], "visit": x["visit"]}
                 for x in r.to_dict("records")],
                 {"authored": "datetime", "decision": "datetime", "visit": "datetime"})
+            if a is not None:
+                w.write("appointments", [{
+                    "appointment_id": x["appointment_id"], "local_patient_id": x["local_id"],
+                    "practitioner_id": x["practitioner_id"], "created": x["created"],
+                    "start": x["start"], "end": x["end"],
+                    "status": w.code("appointment_status", x["status"]),
+                    "referral_org": x["referral_org"], "referral_no": x["referral_no"]}
+                    for x in a.to_dict("records")],
+                    {"created": "datetime", "start": "datetime", "end": "datetime"})

@@ -94,6 +94,7 @@ class Counters:
     dx: dict[str, int] = field(default_factory=dict)
     sr: dict[str, int] = field(default_factory=dict)
     rid: dict[str, int] = field(default_factory=dict)  # (area, birth, sex) -> IDs issued
+    ap: dict[str, int] = field(default_factory=dict)  # appointments
 
     def next(self, kind: str, inst: str) -> int:
         d = getattr(self, kind)
@@ -121,6 +122,7 @@ class Chunk:
     registrations: pd.DataFrame
     conditions: pd.DataFrame
     referrals: pd.DataFrame
+    appointments: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _ages(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -175,7 +177,8 @@ def _group_idx(age: int) -> int:
 def make_chunk(rng: np.random.Generator, start: int, n: int, *, as_of: date,
                regions: pd.DataFrame, institutions: pd.DataFrame,
                practitioners: pd.DataFrame, counters: Counters,
-               weights: PreferenceWeights = WEIGHTS) -> Chunk:
+               weights: PreferenceWeights = WEIGHTS,
+               appointment_rng: np.random.Generator | None = None) -> Chunk:
     reg_rows = {r["region"]: r for r in regions.to_dict("records")}
     inst_by_region: dict[str, dict[int, list[str]]] = {}
     for r in institutions.itertuples():
@@ -396,6 +399,8 @@ def make_chunk(rng: np.random.Generator, start: int, n: int, *, as_of: date,
     out_outcome: list[str | None] = []
     decision: list[datetime] = []
     visit: list[datetime | None] = []
+    booked: list[datetime | None] = []  # when the visit was booked (the acceptance)
+    target_local: list[str | None] = []
     sids: list[str] = []
     p_wait = pr_idx["expected_wait_days"].to_dict()
     p_inst = pr_idx["institution"].to_dict()
@@ -409,6 +414,8 @@ def make_chunk(rng: np.random.Generator, start: int, n: int, *, as_of: date,
             out_outcome.append(None)
             decision.append(dec)
             visit.append(None)
+            booked.append(None)
+            target_local.append(None)
             continue
         mult = {"routine": 1.0, "urgent": 0.4, "emergency": 0.08}[r.urgency]
         wait_days = float(p_wait[r.target]) * mult * float(rng.gamma(3, 1 / 3))
@@ -426,6 +433,7 @@ def make_chunk(rng: np.random.Generator, start: int, n: int, *, as_of: date,
         if v < dec:
             v = dec.replace(second=0, microsecond=0) + timedelta(minutes=30)
         visit.append(v)
+        booked.append(dec)
         done = _working_hours(v + timedelta(days=float(rng.uniform(1, 14))), rng)
         if done < as_of_dt:
             good = rng.random() < sigmoid(weights.outcome_bias + weights.outcome_slope
@@ -441,6 +449,7 @@ def make_chunk(rng: np.random.Generator, start: int, n: int, *, as_of: date,
         # The patient registers at the receiving institution (a new local record).
         target_inst = str(p_inst[r.target])
         t_local = register(int(r.person_index), target_inst, v.date(), perturb=True)
+        target_local.append(t_local)
         conds.append({"institution": target_inst, "local_id": t_local,
                           "condition_id": f"DX-{compact(target_inst)}-"
                                        f"{counters.next('dx', target_inst):07d}",
@@ -452,4 +461,14 @@ def make_chunk(rng: np.random.Generator, start: int, n: int, *, as_of: date,
     ref_df["visit"] = visit
     ref_df["target_institution"] = [str(p_inst[t]) for t in ref_df["target"]]
     ref_df["target_region"] = [inst_region[t] for t in ref_df["target_institution"]]
-    return Chunk(pd.DataFrame(persons), pd.DataFrame(regs), pd.DataFrame(conds), ref_df)
+    ref_df["booked"] = booked
+    ref_df["target_local"] = target_local
+    appts = pd.DataFrame()
+    if appointment_rng is not None:
+        from features.synth.appointments import make_appointments
+
+        appts = make_appointments(appointment_rng, ref_df, persons, as_of_dt=as_of_dt,
+                                  regions=regions, institutions=institutions,
+                                  practitioners=practitioners, counters=counters)
+    return Chunk(pd.DataFrame(persons), pd.DataFrame(regs), pd.DataFrame(conds), ref_df,
+                 appts)

@@ -1,5 +1,6 @@
 """Specialist scheduling (issue 6): problem model, validator, baselines, batch optimiser,
-exact CP-SAT optimum/bound and the online suggestion mode.  Pure code, no IO."""
+exact CP-SAT optimum/bound, the online suggestion mode, and (``risk``) the learned no-show
+and visit-length model that sizes requests.  Pure code, no IO."""
 
 from .baselines import fcfs, greedy
 from .batch import exact, lp_relaxation, optimise
@@ -10,6 +11,7 @@ from .online import (
     ScheduleState,
     SlotTaken,
     Suggestion,
+    explain_plan,
     online_plan,
     suggest,
 )
@@ -36,6 +38,6 @@ __all__ = [
     "CompiledProblem", "DeadlinePolicy", "Location", "NotEligible", "Plan", "Practitioner",
     "Problem",
     "Request", "ScheduleState", "Slot", "SlotTaken", "Suggestion", "Violation", "Weights",
-    "assignment_value", "check", "evaluate", "exact", "fcfs", "generate_candidates", "gini",
-    "greedy", "lp_relaxation", "online_plan", "optimise", "suggest",
+    "assignment_value", "check", "evaluate", "exact", "explain_plan", "fcfs",
+    "generate_candidates", "gini", "greedy", "lp_relaxation", "online_plan", "optimise", "suggest",
 ]

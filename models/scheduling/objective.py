@@ -52,6 +52,7 @@ def assignment_value(problem: Problem, r: Request, pr, start) -> float:
     v = float(w.serve()[u])
     wait_d = (start - r.created).total_seconds() / 86400.0
     v -= float(w.wait_per_day()[u]) * wait_d
+    v -= w.no_show * min(1.0, max(0.0, float(r.no_show_risk))) * wait_d
     v += w.match_quality * float(r.match_quality.get(pr.id, w.default_match_quality))
     if r.follow_up_of is not None and r.follow_up_of == pr.id:
         v += w.continuity

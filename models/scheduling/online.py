@@ -163,10 +163,38 @@ def _suggestion(state: ScheduleState, request: Request, ra, s: int, d: int, scor
         reasons.append("remote: no travel")
     if (int(ra.pref_mask[0]) >> int(cp.s_hod[s])) & 1:
         reasons.append("at the patient's preferred time")
+    if d > 1:
+        reasons.append(f"{d} consecutive slots ({d * SLOT_H * 60:.0f} min estimated)")
+    if request.no_show_risk >= 0.2:
+        reasons.append(f"no-show risk {request.no_show_risk:.0%}: an early slot lowers it")
     return Suggestion(slot_ids=tuple(cp.slot_ids[int(c)] for c in cp.s_cover[s, :d]),
                       practitioner_id=pid, institution=cp.inst_ids[int(cp.p_inst[pi])],
                       start=start, score=round(score, 4), match_quality=q,
                       reasons=tuple(reasons))
+
+
+def explain_plan(state: ScheduleState, requests: list[Request]) -> dict[str, Suggestion]:
+    """Each booked request of the state's plan as a :class:`Suggestion` with reasons; its
+    score is the booking's marginal gain given every other booking of the plan."""
+    cp, use = state.cp, state.use
+    by_id = {r.id: r for r in requests}
+    out: dict[str, Suggestion] = {}
+    for a in state.appointments:
+        r = by_id.get(a.request_id)
+        if r is None:
+            continue
+        s = cp.slot_index[a.slot_ids[0]]
+        d = len(a.slot_ids)
+        p, day = int(cp.s_prac[s]), int(cp.s_day[s])
+        ra = cp.request_arrays([r])
+        use.unbook(cp.s_cover[s, :d], p, day, d)
+        try:
+            gain = float(score_pairs(cp, ra, np.zeros(1, dtype=np.int64), np.array([s]))[0]
+                         - use.marginal(np.array([p]), np.array([d]))[0])
+            out[r.id] = _suggestion(state, r, ra, s, d, gain)
+        finally:
+            use.book(cp.s_cover[s, :d], p, day, d)
+    return out
 
 
 def online_plan(problem: Problem, k: int = 1) -> Plan:

@@ -51,7 +51,8 @@ class Weights:
 
     ``serve[urgency] + match_quality * q - waiting * wait_per_day[urgency] * wait_days
     + continuity * [same specialist] - travel * km / 100 (in person only)
-    + preference * [preferred time] + tier_share * tier_bonus[tier] * duration``
+    + preference * [preferred time] + tier_share * tier_bonus[tier] * duration
+    - no_show * no_show_risk * wait_days``
 
     minus convex load penalties: for every practitioner (and every institution) each
     booked slot unit costs ``practitioner_load * load_marginal[k]`` where ``k`` is the
@@ -59,6 +60,11 @@ class Weights:
     the first quarters), i.e. a piecewise-linear ``u**2`` - spreading load is cheaper.
     ``serve`` exceeds the largest possible penalty so that booking a request always beats
     leaving it unbooked, and emergencies outrank urgent outrank routine when slots are short.
+
+    ``no_show`` is the overbooking-free use of a request's learned no-show risk: no-shows
+    rise with lead time, so a risky request's wait costs more and it is booked sooner
+    (which lowers its risk) instead of being double-booked; there is no constant term, so
+    a risky patient is never less likely to be served.  With risk 0 (no model) it is off.
     """
 
     serve_routine: float = 3.0
@@ -81,6 +87,7 @@ class Weights:
     tier_bonus_community: float = 1.0
     tier_bonus_secondary: float = 0.5
     tier_bonus_tertiary: float = 0.0
+    no_show: float = 0.05
 
     def serve(self) -> np.ndarray:
         return np.array([self.serve_routine, self.serve_urgent, self.serve_emergency])
@@ -125,6 +132,7 @@ class Request:
     follow_up_of: str | None = None
     match_quality: Mapping[str, float] = field(default_factory=dict)
     patient_id: str | None = None
+    no_show_risk: float = 0.0  # learned estimate in [0, 1]; 0 = unknown (no model)
 
 
 @dataclass(frozen=True)
@@ -234,6 +242,7 @@ class RequestArrays:
     follow: np.ndarray  # practitioner index or -1
     quality: list[Mapping[str, float]]
     qmat: np.ndarray  # n x practitioners match quality (default filled in)
+    risk: np.ndarray  # no-show risk in [0, 1]
 
 
 class CompiledProblem:
@@ -370,6 +379,8 @@ class CompiledProblem:
                              else -1 for r in requests], dtype=np.int64),
             quality=[r.match_quality for r in requests],
             qmat=self._qmat(requests),
+            risk=np.clip(np.array([float(r.no_show_risk) for r in requests], dtype=float),
+                         0.0, 1.0),
         )
 
     def _qmat(self, requests: Sequence[Request]) -> np.ndarray:
@@ -445,6 +456,7 @@ def score_pairs(cp: CompiledProblem, ra: RequestArrays, r: np.ndarray, s: np.nda
     v = w.serve()[urg]
     wait_d = (cp.s_start_h[s] - ra.created_h[r]) / 24.0
     v = v - w.wait_per_day()[urg] * wait_d
+    v = v - w.no_show * ra.risk[r] * wait_d
     v = v + w.match_quality * ra.qmat[r, p]
     v = v + w.continuity * (ra.follow[r] == p)
     inp = (ra.mod[r] == 1) & ra.has_loc[r] & ~np.isnan(cp.p_lat[p])

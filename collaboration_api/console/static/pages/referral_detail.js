@@ -20,7 +20,9 @@
     clear($("#facts")).append(...[
       fact("col.status", RC.status(r.business_status)),
       fact("col.task_status", r.status),
-      fact("col.patient", r.patient_id),
+      fact("col.patient", ["clinician", "specialist", "radiologist"].includes(user.role) && r.patient_ref
+        ? [r.patient_id, " · ", el("a", {href: "/console/patients/" + encodeURIComponent(r.patient_ref) + "/records", id: "records-link", text: t("records.open")})]
+        : r.patient_id),
       fact("col.diagnosis", RC.diagnosisName(r.diagnosis_code)),
       fact("col.urgency", RC.urgency(r.urgency)),
       fact("referral.reason", r.reason),
