@@ -121,7 +121,15 @@ def train_model(data: rd.ReferralSet, spec: FeatureSpec, rows: np.ndarray,
     trainer = pl.Trainer(max_epochs=config.epochs, accelerator="cpu", devices=1,
                          deterministic=True, logger=False, enable_progress_bar=False,
                          enable_checkpointing=False, enable_model_summary=False)
-    trainer.fit(RankerSystem(model, lr=config.lr, weight_decay=config.weight_decay), loader)
+    threads = torch.get_num_threads()
+    # Small dense layers: a second intra-op thread only spins against the other core's work
+    # (the `small` region's training ran over 25 min with 2 threads on a loaded machine).
+    torch.set_num_threads(1)
+    try:
+        trainer.fit(RankerSystem(model, lr=config.lr, weight_decay=config.weight_decay),
+                    loader)
+    finally:
+        torch.set_num_threads(threads)
     model.eval()
     return model
 

@@ -9,11 +9,12 @@ equipment, bookings and the formulary are kept here.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,12 +27,14 @@ from collaboration_api.directory.models import (
     EquipmentBooking,
     FormularyItem,
     PractitionerRoleEntry,
+    PractitionerStatus,
 )
 from collaboration_api.directory.schemas import (
     BookingCreate,
     DepartmentCreate,
     EquipmentCreate,
     FormularyCreate,
+    PractitionerUpdate,
     RoleCreate,
 )
 from collaboration_api.problems import Problem
@@ -39,6 +42,7 @@ from collaboration_api.supervision import audit
 from regioncare.settings import Settings
 
 BOOKERS = ("admin", "scheduler", "radiologist")
+log = logging.getLogger("regioncare.directory")
 
 
 def _admin(db: Session, caller: Caller, entity: str) -> None:
@@ -71,7 +75,7 @@ def search_institutions(*, settings: Settings, q: str | None, tier: int | None,
 
 def search_practitioners(*, db: Session, settings: Settings, q: str | None,
                          specialty: str | None, institution: str | None,
-                         limit: int) -> list[dict[str, Any]]:
+                         limit: int, active: bool | None = None) -> list[dict[str, Any]]:
     people: dict[tuple[str, str], dict[str, Any]] = {}
     for site, p in _records(settings, "Practitioner"):
         people[(site, p["id"])] = {"id": p["id"], "institution_id": site,
@@ -87,8 +91,17 @@ def search_practitioners(*, db: Session, settings: Settings, q: str | None,
             person["roles"].append(role.code)
             if role.specialty and role.specialty not in person["specialties"]:
                 person["specialties"].append(role.specialty)
+    for status in db.scalars(select(PractitionerStatus)):
+        person = people.get((status.institution_id, status.practitioner_id))
+        if person:
+            person["active"] = status.active
+            if status.specialty:  # the admin's specialty is the primary one
+                person["specialties"] = [status.specialty] + [
+                    s for s in person["specialties"] if s != status.specialty]
     out = []
     for person in people.values():
+        if active is not None and person.get("active", True) != active:
+            continue
         if institution and person["institution_id"] != institution:
             continue
         if specialty and specialty.lower() not in [s.lower() for s in person["specialties"]]:
@@ -97,6 +110,74 @@ def search_practitioners(*, db: Session, settings: Settings, q: str | None,
             continue
         out.append(person)
     return sorted(out, key=lambda p: (p["institution_id"], p["id"]))[:limit]
+
+
+def update_practitioner(*, db: Session, settings: Settings, caller: Caller,
+                        practitioner_id: str, data: PractitionerUpdate) -> PractitionerStatus:
+    """An admin changes a practitioner of their own institution (active, specialty, weekly
+    capacity); the models read these, so the change goes to the feature store on commit."""
+    if not caller.has_role("admin"):
+        audit.deny(db, caller, 403, "only an institution's admins keep its directory",
+                   entity_type="Practitioner", entity_id=practitioner_id, action="U",
+                   entity_institution=caller.institution_id)
+    found = stores.find_record(settings, "Practitioner", practitioner_id,
+                               caller.institution_id)
+    if found is None:
+        audit.deny(db, caller, 404, f"no practitioner {practitioner_id}",
+                   entity_type="Practitioner", entity_id=practitioner_id, action="U")
+    holder = found[0]
+    if holder != caller.institution_id:
+        audit.deny(db, caller, 403, f"practitioner {practitioner_id} is kept by {holder}, "
+                                    f"not {caller.institution_id}",
+                   entity_type="Practitioner", entity_id=practitioner_id, action="U",
+                   entity_institution=holder)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        raise Problem(422, "Nothing to change", "give active, specialty or weekly_capacity")
+    row = db.get(PractitionerStatus, (holder, practitioner_id))
+    if row is None:
+        row = PractitionerStatus(institution_id=holder, practitioner_id=practitioner_id,
+                                 active=True)
+        db.add(row)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.updated_at, row.updated_by = utcnow(), caller.id
+    audit.record(db, caller, action="U", subtype="directory.practitioner.update",
+                 entity_type="Practitioner", entity_id=practitioner_id,
+                 entity_institution=holder, detail=", ".join(sorted(changes)))
+    db.flush()
+    inactive = db.scalar(select(func.count()).select_from(PractitionerStatus).where(
+        PractitionerStatus.institution_id == holder,
+        PractitionerStatus.active.is_(False))) or 0
+    _push_after_commit(db, settings, row, inactive)
+    db.commit()
+    return row
+
+
+def _push_after_commit(db: Session, settings: Settings, row: PractitionerStatus,
+                       inactive: int) -> None:
+    """Tell the feature store once the change is committed, off the request path and best
+    effort, like bookings (``schedule.service``): a failed push is logged, the change
+    stands, the next push of this practitioner sends the whole state again."""
+    if not (settings.feast_dir / "registry.db").exists():
+        return  # no feature store on this deployment (e.g. API-only tests)
+    from features.directory_push import PractitionerState
+
+    state = PractitionerState(row.practitioner_id, row.institution_id, bool(row.active),
+                              row.specialty, row.weekly_capacity)
+
+    def push() -> None:
+        try:
+            from features.directory_push import push_practitioner
+
+            push_practitioner(settings, state, inactive_at_institution=int(inactive))
+        except Exception:
+            log.warning("directory push to the feature store failed", exc_info=True)
+
+    from collaboration_api.schedule import service as schedule
+
+    # The bookings' single pusher: pushes of one practitioner's slots never overtake.
+    event.listen(db, "after_commit", lambda _s: schedule._pusher.submit(push), once=True)
 
 
 def add_department(*, db: Session, caller: Caller, data: DepartmentCreate) -> Department:

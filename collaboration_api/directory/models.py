@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from collaboration_api.db import Base, utcnow
@@ -34,6 +34,22 @@ class PractitionerRoleEntry(Base):
     code: Mapped[str] = mapped_column(String(32))  # e.g. doctor, radiologist, nurse
     specialty: Mapped[str | None] = mapped_column(String(64), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PractitionerStatus(Base):
+    """An admin's changes to a practitioner's directory entry: active or not, specialty,
+    weekly capacity (``None``: as the record store says). The models read these, so each
+    change is pushed to the feature store (``features.directory_push``)."""
+
+    __tablename__ = "dir_practitioner_status"
+
+    institution_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    practitioner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    specialty: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    weekly_capacity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class Equipment(Base):

@@ -20,6 +20,8 @@ from collaboration_api.directory.schemas import (
     PatientPage,
     PatientRead,
     PractitionerSearchRead,
+    PractitionerStatusRead,
+    PractitionerUpdate,
     RoleCreate,
     RoleRead,
 )
@@ -67,11 +69,25 @@ def search_practitioners(settings: SettingsDep, db: DbSession, caller: CurrentUs
                          q: str | None = None,
                          specialty: str | None = Query(None, examples=["cardiology"]),
                          institution: str | None = None,
+                         active: bool | None = Query(None, description="only active (true) "
+                                                                       "or inactive (false)"),
                          limit: int = Query(50, ge=1, le=MAX_RESULTS)
                          ) -> list[PractitionerSearchRead]:
     return [PractitionerSearchRead(**p) for p in catalog.search_practitioners(
         db=db, settings=settings, q=q, specialty=specialty, institution=institution,
-        limit=limit)]
+        limit=limit, active=active)]
+
+
+@router.patch("/directory/practitioners/{practitioner_id}",
+              response_model=PractitionerStatusRead, responses=responses(403, 404, 422))
+def update_practitioner(practitioner_id: str, data: PractitionerUpdate, db: DbSession,
+                        settings: SettingsDep, caller: CurrentUser) -> PractitionerStatusRead:
+    """An admin deactivates or reactivates a practitioner of their own institution, or
+    changes their specialty or weekly capacity. The referral and scheduling models read
+    these: once committed, the change reaches the online feature store within seconds
+    (availability, profile, the institution's active staff)."""
+    return PractitionerStatusRead.model_validate(catalog.update_practitioner(
+        db=db, settings=settings, caller=caller, practitioner_id=practitioner_id, data=data))
 
 
 @router.post("/directory/departments", status_code=201, response_model=DepartmentRead,

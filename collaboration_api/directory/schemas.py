@@ -35,6 +35,32 @@ class PractitionerSearchRead(BaseModel):
     name: str | None = None
     specialties: list[str] = []
     roles: list[str] = []
+    active: bool = True
+
+
+class PractitionerUpdate(BaseModel):
+    """What an admin may change about a practitioner of their institution; omitted fields
+    stay as they are."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"active": False}, {"weekly_capacity": 12}, {"specialty": "cardiology"}]})
+
+    active: bool | None = Field(None, description="false: takes no referrals or bookings")
+    specialty: str | None = Field(None, min_length=2, max_length=64,
+                                  pattern=r"^[a-z][a-z_]*$", examples=["cardiology"])
+    weekly_capacity: float | None = Field(None, ge=0, le=500,
+                                          description="clinic slots offered per week")
+
+
+class PractitionerStatusRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    practitioner_id: str
+    institution_id: str
+    active: bool
+    specialty: str | None
+    weekly_capacity: float | None
+    updated_at: UTCDateTime
 
 
 class DepartmentCreate(BaseModel):

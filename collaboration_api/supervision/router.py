@@ -12,15 +12,16 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime
 
 from collaboration_api.auth.deps import CurrentUser
-from collaboration_api.deps import DbSession
+from collaboration_api.deps import DbSession, SettingsDep
 from collaboration_api.pagination import MAX_PAGE
 from collaboration_api.problems import responses
+from collaboration_api.supervision import drift, metrics, service
 from collaboration_api.supervision import kpis as kpi_module
-from collaboration_api.supervision import metrics, service
 from collaboration_api.supervision.schemas import (
     AlertRead,
     AuditEventPage,
     AuditEventRead,
+    DriftRead,
     KpiRead,
 )
 
@@ -88,9 +89,26 @@ def kpis_csv(caller: CurrentUser, db: DbSession, institution: str | None = None,
 
 
 @router.get("/alerts", response_model=list[AlertRead], responses=SCOPE)
-def alerts(caller: CurrentUser, db: DbSession, institution: str | None = None,
-           region: str | None = None) -> list[AlertRead]:
+def alerts(caller: CurrentUser, db: DbSession, settings: SettingsDep,
+           institution: str | None = None, region: str | None = None) -> list[AlertRead]:
     """Open SLA breaches (acceptance of referrals, consultation opinions, imaging reports)
-    owed by institutions in scope, longest first."""
+    owed by institutions in scope, longest first; and `model.drift` while the champion
+    referral model's worst feature PSI is above the threshold (see `/supervision/drift`)."""
     return [AlertRead.model_validate(a) for a in service.alerts(
-        db=db, caller=caller, institution=institution, region=region)]
+        db=db, caller=caller, institution=institution, region=region, settings=settings)]
+
+
+@router.get("/drift", response_model=DriftRead, responses=responses(404, 422))
+def feature_drift(caller: CurrentUser, db: DbSession, settings: SettingsDep,
+                  days: int = Query(drift.RECENT_DAYS, ge=1, le=365,
+                                    description="length of the recent window"),
+                  end: AwareDatetime | None = Query(None, description="end of the recent "
+                                                                       "window (now)")
+                  ) -> DriftRead:
+    """Feature drift of the champion referral model: the population stability index of
+    each feature it reads, the recent window against its training window (numeric
+    features in the training deciles). PSI above 0.2 raises a `model.drift` alert.
+    404 when there is no champion or too little data. Cached for a minute."""
+    return DriftRead.model_validate(service.feature_drift(db=db, caller=caller,
+                                                          settings=settings, days=days,
+                                                          end=end))

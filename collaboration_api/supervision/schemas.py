@@ -73,11 +73,58 @@ class KpiRead(BaseModel):
 
 
 class AlertRead(BaseModel):
-    kind: str = Field(description="referral.acceptance | consult.opinion | imaging.report")
+    kind: str = Field(description="referral.acceptance | consult.opinion | imaging.report "
+                                  "| model.drift")
     subject_type: str
     subject_id: str
-    institution_id: str | None = Field(description="the institution that owes the step")
+    institution_id: str | None = Field(description="the institution that owes the step "
+                                                   "(none: alliance-wide, model.drift)")
     urgency: str
     since: UTCDateTime
     hours_open: float
     sla_hours: float
+    # model.drift only: the worst feature, its PSI and the threshold it crossed.
+    feature: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+
+
+class DriftWindow(BaseModel):
+    start: UTCDateTime
+    end: UTCDateTime
+    referrals: int
+    candidate_rows: int
+
+
+class DriftFeature(BaseModel):
+    name: str
+    view: str = Field(description="feature view, or `request` for the referral's own fields")
+    kind: str = Field(description="numeric (training deciles) | categorical")
+    population: str = Field(description="referral (patient, request) | candidate")
+    psi: float | None = Field(description="population stability index; null when skipped")
+    bins: int | None
+    training_rows: int
+    recent_rows: int
+    alerting: bool = Field(True, description="false: reported, but grows with history by "
+                                             "construction and raises no alert")
+    skipped: str | None = None
+
+
+class DriftWorst(BaseModel):
+    name: str
+    psi: float
+
+
+class DriftRead(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: str
+    model_version: str
+    feature_service: str | None
+    training_window: DriftWindow
+    recent_window: DriftWindow
+    threshold: float = Field(description="alert when the worst PSI is above it")
+    features: list[DriftFeature]
+    worst: DriftWorst | None
+    alert: bool
+    computed_at: UTCDateTime

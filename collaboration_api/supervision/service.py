@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 from collaboration_api.auth.deps import Caller
 from collaboration_api.pagination import decode_cursor
 from collaboration_api.problems import Problem
-from collaboration_api.supervision import audit
+from collaboration_api.supervision import audit, drift
 from collaboration_api.supervision.kpis import Scope
 from collaboration_api.supervision.kpis import alerts as kpi_alerts
 from collaboration_api.supervision.kpis import figures as kpi_figures
 from collaboration_api.supervision.models import AuditEvent
+from regioncare.settings import Settings
 
 SUPERVISORS = ("supervisor", "admin")
 
@@ -109,7 +110,28 @@ def kpis(*, db: Session, caller: Caller, institution: str | None, region: str | 
 
 
 def alerts(*, db: Session, caller: Caller, institution: str | None,
-           region: str | None) -> list[dict[str, Any]]:
+           region: str | None, settings: Settings | None = None) -> list[dict[str, Any]]:
     scope = kpi_scope(db=db, caller=caller, institution=institution, region=region,
                       start=None, end=None)
-    return [a for a in kpi_alerts(db) if scope.has(a["institution_id"])]
+    found = [a for a in kpi_alerts(db) if scope.has(a["institution_id"])]
+    if settings is not None:
+        # The model serves the whole alliance: its drift shows in every scope.
+        found += drift.alerts(settings)
+        found.sort(key=lambda a: -a["hours_open"])
+    return found
+
+
+def feature_drift(*, db: Session, caller: Caller, settings: Settings, days: int,
+                  end: datetime | None) -> dict[str, Any]:
+    """PSI per feature of the champion referral model (see ``supervision.drift``)."""
+    if not caller.has_role(*SUPERVISORS):
+        audit.deny(db, caller, 403, "only supervisors see feature drift",
+                   entity_type="Measure")
+    try:
+        result = drift.cached(settings, days=days, end=end)
+    except drift.DriftUnavailable as exc:
+        raise Problem(404, exc.title, exc.detail) from None
+    audit.record(db, caller, action="R", subtype="supervision.drift", entity_type="Measure",
+                 detail=f"model={result['model']} version={result['model_version']}")
+    db.commit()
+    return result
