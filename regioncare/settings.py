@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     schedule_board_time_limit_s: float = Field(2.0, gt=0, description="re-plan time for "
                                                                        "the board")
 
-    materialize_chunk_rows: int = Field(250_000, ge=1000, description="rows per Feast "
-                                        "materialisation window (bounds its memory)")
+    materialize_chunk_rows: int = Field(100_000, ge=1000, description="rows per online-store "
+                                        "write batch when materialising (bounds its memory)")
     online_store: str = Field("sqlite", description="sqlite (embedded) | redis (at scale)")
     redis_url: str = Field("127.0.0.1:6379", description="Redis online store: host:port "
                                                           "(Feast's form) or redis://host:port")
