@@ -183,5 +183,6 @@ def _region_size(settings: Settings) -> dict[str, Any]:
 
         path = settings.offline_dir / "patients.parquet"
         if path.exists():
-            out["patients"] = int(len(pd.read_parquet(path, columns=["patient_id"])))
+            out["patients"] = int(pd.read_parquet(path, columns=["patient_id"])
+                                  ["patient_id"].nunique())
     return json.loads(json.dumps(out, default=str))
