@@ -9,7 +9,6 @@ is missing is built on the tiny scale, as `bench recommend` does. Times are clie
 
 from __future__ import annotations
 
-import json
 import statistics
 import threading
 import time
@@ -38,7 +37,7 @@ def _serve_api(settings: Settings, port: int) -> tuple[Any, threading.Thread]:
 
 def _pages(api: Any, accounts: dict[str, str]) -> dict[str, tuple[str, list[str]]]:
     """page name -> (role, [HTML path, the GETs its script makes]) from live data."""
-    clin, sched, spec = accounts["clinician"], accounts["scheduler"], accounts["specialist"]
+    clin, sched = accounts["clinician"], accounts["scheduler"]
     sent = api("GET", "/referrals?limit=100&side=sent", clin).json()
     items = sent.get("items", sent) if isinstance(sent, dict) else sent
     pages: dict[str, tuple[str, list[str]]] = {
@@ -73,7 +72,6 @@ def _pages(api: Any, accounts: dict[str, str]) -> dict[str, tuple[str, list[str]
         if ref:
             pages["records"] = ("clinician", [f"/console/patients/{ref}/records",
                                               f"/patients/{ref}/records"])
-    del spec
     return pages
 
 
@@ -185,4 +183,4 @@ def _region_size(settings: Settings) -> dict[str, Any]:
         if path.exists():
             out["patients"] = int(pd.read_parquet(path, columns=["patient_id"])
                                   ["patient_id"].nunique())
-    return json.loads(json.dumps(out, default=str))
+    return out

@@ -22,52 +22,48 @@ ENV_VARS = {
 }
 
 
+def _application(name: str, route: str, builder: str, deployment: str, *,
+                 max_ongoing: int, min_replicas: int, max_replicas: int, target: int,
+                 cpus: float) -> dict[str, Any]:
+    return {
+        "name": name,
+        "route_prefix": route,
+        "import_path": f"serving.app:{builder}",
+        "args": {"reload_interval_s": "5"},
+        "runtime_env": {"env_vars": dict(ENV_VARS)},
+        "deployments": [{
+            "name": deployment,
+            "max_ongoing_requests": max_ongoing,
+            "autoscaling_config": {
+                "min_replicas": min_replicas,
+                "max_replicas": max_replicas,
+                "target_ongoing_requests": target,
+            },
+            "ray_actor_options": {"num_cpus": cpus},
+            "health_check_period_s": 10,
+            "health_check_timeout_s": 30,
+            "graceful_shutdown_timeout_s": 20,
+        }],
+    }
+
+
 def config(*, min_replicas: int = 1, max_replicas: int = 8, cpus_per_replica: float = 1.0,
            target_ongoing_requests: int = 4) -> dict[str, Any]:
     return {
         "proxy_location": "EveryNode",
         "http_options": {"host": "0.0.0.0", "port": 8001},
-        "applications": [{
-            "name": APP_NAME,
-            "route_prefix": ROUTE,
-            "import_path": "serving.app:app_builder",
-            "args": {"reload_interval_s": "5"},
-            "runtime_env": {"env_vars": dict(ENV_VARS)},
-            "deployments": [{
-                "name": "ReferralRecommender",
-                "max_ongoing_requests": 32,
-                "autoscaling_config": {
-                    "min_replicas": min_replicas,
-                    "max_replicas": max_replicas,
-                    "target_ongoing_requests": target_ongoing_requests,
-                },
-                "ray_actor_options": {"num_cpus": cpus_per_replica},
-                "health_check_period_s": 10,
-                "health_check_timeout_s": 30,
-                "graceful_shutdown_timeout_s": 20,
-            }],
-        }, {
+        "applications": [
+            _application(APP_NAME, ROUTE, "app_builder", "ReferralRecommender",
+                         max_ongoing=32, min_replicas=min_replicas,
+                         max_replicas=max_replicas, target=target_ongoing_requests,
+                         cpus=cpus_per_replica),
             # Beside the recommender: board re-plans are rarer and heavier than
             # recommendations, so fewer, smaller replicas.
-            "name": SCHEDULER_APP,
-            "route_prefix": SCHEDULER_ROUTE,
-            "import_path": "serving.app:scheduler_builder",
-            "args": {"reload_interval_s": "5"},
-            "runtime_env": {"env_vars": dict(ENV_VARS)},
-            "deployments": [{
-                "name": "SpecialistScheduler",
-                "max_ongoing_requests": 8,
-                "autoscaling_config": {
-                    "min_replicas": 1,
-                    "max_replicas": max(1, max_replicas // 4),
-                    "target_ongoing_requests": 2,
-                },
-                "ray_actor_options": {"num_cpus": cpus_per_replica},
-                "health_check_period_s": 10,
-                "health_check_timeout_s": 30,
-                "graceful_shutdown_timeout_s": 20,
-            }],
-        }],
+            _application(SCHEDULER_APP, SCHEDULER_ROUTE, "scheduler_builder",
+                         "SpecialistScheduler", max_ongoing=8, min_replicas=1,
+                         max_replicas=max(1, max_replicas // 4), target=2,
+                         cpus=cpus_per_replica),
+        ],
     }
 
 

@@ -51,3 +51,15 @@ class SchedulingRiskPyfunc(mlflow.pyfunc.PythonModel):
         rows = model_input if isinstance(model_input, dict) else model_input.to_dict("list")
         p, minutes = predict(self.bundle.model, self.bundle.spec, rows)
         return {"no_show": p.tolist(), "minutes": minutes.tolist()}
+
+
+def log_bundle(folder: Path, name: str, python_model: mlflow.pyfunc.PythonModel) -> Any:
+    """Log a saved bundle folder as a pyfunc model and register it under ``name``."""
+    import mlflow
+
+    return mlflow.pyfunc.log_model(
+        name="model", python_model=python_model, artifacts={"bundle": str(folder)},
+        # Given, not inferred: inference costs ~8 s and would pin the whole environment.
+        pip_requirements=["torch==2.13.0", "mlflow==3.17.2", "numpy", "pandas"],
+        registered_model_name=name,
+    )

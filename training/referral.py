@@ -270,17 +270,6 @@ def _champion_gbm(settings: Settings, version: str) -> Any:
     return lgb.Booster(model_file=path)
 
 
-def _flat(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key, value in metrics.items():
-        name = f"{prefix}{key}".replace("@", "_at_")
-        if isinstance(value, dict):
-            out.update(_flat(value, name + "."))
-        elif isinstance(value, int | float):
-            out[name] = float(value)
-    return out
-
-
 def train_referral(settings: Settings, config: TrainConfig | None = None, *,
                    progress: Any = None, truth_dir: Path | None = None) -> TrainResult:
     import mlflow
@@ -333,7 +322,7 @@ def train_referral(settings: Settings, config: TrainConfig | None = None, *,
                            "candidates": len(data.candidate_ids),
                            "decision_labels": json.dumps(data.decision_counts),
                            "data_window": f"{window.min()} .. {window.max()}"})
-        mlflow.log_metrics(_flat(metrics))
+        mlflow.log_metrics(registry.flat_metrics(metrics))
         mlflow.log_dict(metrics, "metrics.json")
         mlflow.log_text(model_card(config, metrics, len(train_rows), len(test_rows)),
                         "model_card.md")
@@ -366,16 +355,9 @@ def train_referral(settings: Settings, config: TrainConfig | None = None, *,
 
 
 def _log_pyfunc(folder: Path, name: str) -> Any:
-    import mlflow
+    from training.pyfunc import ReferralRankerPyfunc, log_bundle
 
-    from training.pyfunc import ReferralRankerPyfunc
-
-    return mlflow.pyfunc.log_model(
-        name="model", python_model=ReferralRankerPyfunc(), artifacts={"bundle": str(folder)},
-        # Given, not inferred: inference costs ~8 s and would pin the whole environment.
-        pip_requirements=["torch==2.13.0", "mlflow==3.17.2", "numpy", "pandas"],
-        registered_model_name=name,
-    )
+    return log_bundle(folder, name, ReferralRankerPyfunc())
 
 
 def model_card(config: TrainConfig, metrics: dict[str, Any], n_train: int, n_test: int) -> str:

@@ -7,6 +7,7 @@ Lightning and Feast imports.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,19 @@ def experiment(settings: Settings, name: str) -> str:
     if found is not None:
         return str(found.experiment_id)
     return str(mlflow.create_experiment(name, artifact_location=settings.mlflow_artifact_root))
+
+
+def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Nested metrics as MLflow metric names (``model.ndcg_at_10``); non-finite values and
+    non-numbers are left out (MLflow keys may not hold ``@``)."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}".replace("@", "_at_")
+        if isinstance(value, dict):
+            out.update(flat_metrics(value, name + "."))
+        elif isinstance(value, int | float) and math.isfinite(value):
+            out[name] = float(value)
+    return out
 
 
 @dataclass

@@ -199,17 +199,6 @@ def _oracle(data: sd.RiskSet, test: np.ndarray, truth_dir: Path | None,
     return found["p_noshow"].to_numpy(float), found["expected_minutes"].to_numpy(float)
 
 
-def _flat(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key, value in metrics.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flat(value, name + "."))
-        elif isinstance(value, int | float) and np.isfinite(value):
-            out[name] = float(value)
-    return out
-
-
 def train_scheduling(settings: Settings, config: TrainConfig | None = None, *,
                      progress: Any = None, truth_dir: Path | None = None) -> TrainResult:
     import mlflow
@@ -259,7 +248,7 @@ def train_scheduling(settings: Settings, config: TrainConfig | None = None, *,
                            "train_rows": len(train), "test_rows": len(test),
                            "decision_labels": json.dumps(decision_counts),
                            "data_window": f"{frame['start'].min()} .. {frame['start'].max()}"})
-        mlflow.log_metrics(_flat(metrics))
+        mlflow.log_metrics(registry.flat_metrics(metrics))
         mlflow.log_dict(metrics, "metrics.json")
         mlflow.log_text(model_card(config, metrics), "model_card.md")
         folder = Path(tmp) / "bundle"
@@ -283,14 +272,9 @@ def train_scheduling(settings: Settings, config: TrainConfig | None = None, *,
 
 
 def _log_pyfunc(folder: Path, name: str) -> Any:
-    import mlflow
+    from training.pyfunc import SchedulingRiskPyfunc, log_bundle
 
-    from training.pyfunc import SchedulingRiskPyfunc
-
-    return mlflow.pyfunc.log_model(
-        name="model", python_model=SchedulingRiskPyfunc(), artifacts={"bundle": str(folder)},
-        pip_requirements=["torch==2.13.0", "mlflow==3.17.2", "numpy", "pandas"],
-        registered_model_name=name)
+    return log_bundle(folder, name, SchedulingRiskPyfunc())
 
 
 def model_card(config: TrainConfig, metrics: dict[str, Any]) -> str:

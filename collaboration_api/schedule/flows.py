@@ -417,14 +417,20 @@ def _slot_of(db: Session, referral: Referral, practitioner_id: str | None,
     return last.practitioner_id, utc(last.start), minutes or last.minutes
 
 
+def _request_and_hold(db: Session, caller: Caller, request_id: str, now: datetime
+                      ) -> tuple[Referral, ScheduleHold | None]:
+    """The caller's request and its live hold, after expired holds were ended."""
+    referral = _own_request(db, caller, request_id)
+    expire_holds(db, now, caller.institution_id)
+    return referral, _live_hold(db, referral.id)
+
+
 def accept(*, db: Session, settings: Settings, caller: Caller, request_id: str,
            practitioner_id: str | None, start: datetime | None, minutes: int | None,
            now: datetime) -> ScheduleHold:
     """Hold the suggested (or given) slot for this request until the hold expires."""
     now = utc(now)
-    referral = _own_request(db, caller, request_id)
-    expire_holds(db, now, caller.institution_id)
-    held = _live_hold(db, referral.id)
+    referral, held = _request_and_hold(db, caller, request_id, now)
     if held is not None:
         raise Problem(409, "Already held", f"request {request_id} holds {held.practitioner_id}"
                                            f" at {utc(held.start):%Y-%m-%d %H:%M}Z until "
@@ -449,9 +455,7 @@ def adjust(*, db: Session, settings: Settings, caller: Caller, request_id: str,
            now: datetime) -> ScheduleHold:
     """Release this request's hold (if any) and hold the slot the scheduler picked."""
     now = utc(now)
-    referral = _own_request(db, caller, request_id)
-    expire_holds(db, now, caller.institution_id)
-    held = _live_hold(db, referral.id)
+    referral, held = _request_and_hold(db, caller, request_id, now)
     if held is not None:
         _end_hold(db, held, "released")
     pid, begin, mins = _slot_of(db, referral, practitioner_id, start, minutes)
@@ -474,9 +478,7 @@ def reject(*, db: Session, caller: Caller, request_id: str, reason: str, now: da
            ) -> ScheduleDecision:
     """Reject the held slot, or else the current suggestion; it is not suggested again."""
     now = utc(now)
-    referral = _own_request(db, caller, request_id)
-    expire_holds(db, now, caller.institution_id)
-    held = _live_hold(db, referral.id)
+    referral, held = _request_and_hold(db, caller, request_id, now)
     if held is not None:
         _end_hold(db, held, "released")
         pid, begin, mins = held.practitioner_id, utc(held.start), held.minutes
@@ -500,9 +502,7 @@ def confirm(*, db: Session, caller: Caller, request_id: str, now: datetime) -> C
     """Book the held slot: an Appointment (409 if taken meanwhile); the referral is
     scheduled."""
     now = utc(now)
-    referral = _own_request(db, caller, request_id)
-    expire_holds(db, now, caller.institution_id)
-    hold = _live_hold(db, referral.id)
+    referral, hold = _request_and_hold(db, caller, request_id, now)
     if hold is None:
         db.commit()  # the expiries found here stand
         last = db.scalars(select(ScheduleHold).where(ScheduleHold.referral_id == referral.id)
