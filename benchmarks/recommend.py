@@ -21,6 +21,7 @@ import pandas as pd
 
 from benchmarks._load import open_loop, wait_ready
 from regioncare.settings import Settings
+from serving.app import free_port
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -87,20 +88,25 @@ def score_2000_p99_ms(settings: Settings, repeats: int) -> dict[str, float]:
             "score_2000_p99_ms": round(float(np.percentile(times, 99)), 3)}
 
 
-def ray_rss_mb() -> float:
-    """RSS of the Ray processes this process started (GCS, raylet and their workers).
+def ray_memory_mb() -> dict[str, float]:
+    """Memory of the Ray processes this process started (GCS, raylet, HAProxy, workers).
 
     Only descendants count: another Ray instance on the machine is not ours to measure.
+    ``rss`` sums each process's resident set, so pages the processes share (the same
+    libtorch, Python and Ray libraries mapped in every worker) count once per process;
+    ``pss`` splits each shared page among its sharers, so the sum is what they hold together.
     """
     import psutil
 
-    total = 0
+    rss = pss = 0
     for proc in psutil.Process().children(recursive=True):
         try:
-            total += proc.memory_info().rss
+            mem = proc.memory_full_info()
         except psutil.Error:
             continue
-    return round(total / 2**20, 1)
+        rss += mem.rss
+        pss += getattr(mem, "pss", mem.rss)
+    return {"ray_rss_mb": round(rss / 2**20, 1), "ray_pss_mb": round(pss / 2**20, 1)}
 
 
 def run(settings: Settings, *, quick: bool = False) -> dict[str, Any]:
@@ -136,7 +142,7 @@ def run(settings: Settings, *, quick: bool = False) -> dict[str, Any]:
         url = f"{settings.serve_url}/recommend"
         open_loop(url, body, rps=rps, seconds=2.0)
         ray = open_loop(url, body, rps=rps, seconds=seconds).summary()
-        result["ray_rss_mb"] = ray_rss_mb()
+        result.update(ray_memory_mb())
         result["swap"] = swap_under_load(settings, url, body, rps=rps, seconds=seconds)
         result["replica_kill"] = kill_replica_under_load(url, body, rps=rps, seconds=seconds,
                                                          bound_ms=BOUND_MS)
@@ -362,11 +368,3 @@ def swap_under_load(settings: Settings, url: str, body: Any, *, rps: float, seco
             "promote_visible_s": settle(marks["promote"], marks["rollback"], new),
             "rollback_visible_s": settle(marks["rollback"], seconds + 60, old),
             "p99_ms": load.summary()["p99_ms"]}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

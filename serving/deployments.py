@@ -31,6 +31,7 @@ class ReferralRecommender:
         prepare_environment(settings)
         self.predictor = ReferralPredictor(settings)
         self.predictor.start_watch()
+        self.predictor.warm_up()
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Live settings from ``user_config`` (serve_config.yaml or ``serve.run``)."""

@@ -11,6 +11,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,7 +42,8 @@ LATENCY = Histogram("regioncare_recommend_seconds", "Recommendation latency in t
                     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0))
 DEGRADED = Counter("regioncare_recommend_degraded_total", "Answers given by the rule fallback")
 MODEL_VERSION = Gauge("regioncare_recommend_model_version", "Champion version being served")
-
+STORE_BREAKER_OPEN = Gauge("regioncare_online_store_breaker_open",
+                           "1 while patient lookups skip an online store found unavailable")
 
 
 AVAILABILITY_VIEW = "practitioner_availability_fv"
@@ -178,6 +181,68 @@ class CandidateCache:
         self._watcher.start()
 
 
+class StoreUnavailable(RuntimeError):
+    pass
+
+
+class StoreBreaker:
+    """Keeps requests off an online store that is down.
+
+    A lookup runs under a deadline. One that fails or overruns it opens the breaker: later
+    requests degrade at once instead of each waiting out the client's reconnect back-off,
+    and a background probe closes the breaker as soon as the store answers again.
+    """
+
+    def __init__(self, lookup: Callable[[str], dict[str, Any]], *, deadline_s: float,
+                 stop: threading.Event, probe_interval_s: float = 0.2) -> None:
+        self._lookup = lookup
+        self.deadline_s = deadline_s
+        self.probe_interval_s = probe_interval_s
+        self._stop = stop
+        # A few workers: a lookup stuck in the client's retries holds one until it gives up.
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="online-lookup")
+        self._lock = threading.Lock()
+        self.open_reason: str | None = None
+        self.trips = 0
+
+    def call(self, key: str) -> dict[str, Any]:
+        reason = self.open_reason
+        if reason is not None:
+            raise StoreUnavailable(reason)
+        future = self._pool.submit(self._lookup, key)
+        try:
+            return future.result(timeout=self.deadline_s)
+        except FutureTimeout:
+            self._trip(f"online store gave no answer within {self.deadline_s * 1000:.0f} ms",
+                       key)
+        except Exception as exc:
+            self._trip(f"online store unavailable: {str(exc).splitlines()[0]}", key)
+        raise StoreUnavailable(self.open_reason or "online store unavailable")
+
+    def _trip(self, reason: str, key: str) -> None:
+        with self._lock:
+            if self.open_reason is not None:
+                return
+            self.open_reason = reason
+            self.trips += 1
+        STORE_BREAKER_OPEN.set(1)
+        log.warning("%s; answering with the rule baseline until it is back", reason)
+        threading.Thread(target=self._probe, args=(key,), name="online-probe",
+                         daemon=True).start()
+
+    def _probe(self, key: str) -> None:
+        while not self._stop.wait(self.probe_interval_s):
+            try:
+                self._lookup(key)
+            except Exception:
+                continue
+            with self._lock:
+                self.open_reason = None
+            STORE_BREAKER_OPEN.set(0)
+            log.info("online store answers again; model answers resume")
+            return
+
+
 class ReferralPredictor:
     def __init__(self, settings: Settings, *, reload_interval_s: float = 5.0) -> None:
         self.settings = settings
@@ -195,7 +260,11 @@ class ReferralPredictor:
         self._watcher: threading.Thread | None = None
         self._stop = threading.Event()
         torch.set_num_threads(1)  # one request is small; threads only add contention
+        self.breaker = StoreBreaker(self._patient_row,
+                                    deadline_s=settings.online_lookup_timeout_ms / 1000,
+                                    stop=self._stop)
         self._open_store()
+        self._warm_lookup()
         self._load_model()
         self.refresh_candidates()
 
@@ -209,6 +278,16 @@ class ReferralPredictor:
         except Exception as exc:  # degrade, don't die: the rule baseline still answers
             self.store, self.store_error = None, f"feature store unavailable: {exc}"
             log.warning(self.store_error)
+
+    def _warm_lookup(self) -> None:
+        """One lookup at start-up: the first one resolves the service and opens connections,
+        which would overrun a request's deadline."""
+        if self.store is None:
+            return
+        try:
+            self._patient_row("warm-up")
+        except Exception as exc:  # the breaker deals with a store that stays down
+            log.warning("online store lookup at start-up failed: %s", exc)
 
     def _load_model(self) -> None:
         from training.registry import champion_version, load_alias
@@ -287,7 +366,7 @@ class ReferralPredictor:
         return {c: latest[c].tolist() for c in latest.columns} | {"practitioner_id": ids}
 
     # -- answering -----------------------------------------------------------------------
-    def _patient(self, patient_id: str) -> dict[str, Any]:
+    def _patient_row(self, patient_id: str) -> dict[str, Any]:
         if self._patient_refs is None:  # resolved once: the registry read costs ~5 ms
             from features.store import service_refs
 
@@ -296,6 +375,14 @@ class ReferralPredictor:
         row = self.store.get_online_features(features=self._patient_refs,
                                              entity_rows=[{"patient_id": patient_id}]).to_dict()
         return {k: v[0] for k, v in row.items()}
+
+    def warm_up(self) -> None:
+        """One full answer before the replica takes traffic: the first forward pass and the
+        first explanation are several times slower than the rest (lazy initialisation)."""
+        try:
+            self._recommend(RecommendRequest(patient_id="warm-up", diagnosis_code="I21.4"))
+        except Exception as exc:  # a replica that cannot score fails its health check
+            log.warning("warm-up answer failed: %s", exc)
 
     def recommend(self, req: RecommendRequest) -> RecommendResponse:
         started = time.perf_counter()
@@ -319,9 +406,9 @@ class ReferralPredictor:
             degraded_reason = self.store_error or "feature store unavailable"
         else:
             try:
-                patient = self._patient(req.patient_id)
-            except Exception as exc:
-                degraded_reason = f"online store unavailable: {exc}"
+                patient = self.breaker.call(req.patient_id)
+            except StoreUnavailable as exc:
+                degraded_reason = str(exc)
         if bundle is None:
             degraded_reason = degraded_reason or self.model_error or "no model"
         if degraded_reason is None:
@@ -384,7 +471,7 @@ class ReferralPredictor:
 
     def health(self) -> dict[str, Any]:
         return {"model_version": self.version, "model_error": self.model_error,
-                "store_error": self.store_error,
+                "store_error": self.store_error or self.breaker.open_reason,
                 "candidates": 0 if self.candidates is None else len(self.candidates),
                 "checked": (datetime.now(UTC) - timedelta(
                     seconds=time.monotonic() - self._checked_at)).isoformat()}

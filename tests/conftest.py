@@ -6,7 +6,6 @@ started once and shared, because Ray alone takes ~15 s to start on two cores.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,14 +14,9 @@ from pathlib import Path
 import pytest
 
 from regioncare.settings import Settings
+from serving.app import free_port
 
 SEED = 11
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_settings(root: Path, **overrides: object) -> Settings:
