@@ -88,17 +88,20 @@ def score_2000_p99_ms(settings: Settings, repeats: int) -> dict[str, float]:
             "score_2000_p99_ms": round(float(np.percentile(times, 99)), 3)}
 
 
-def ray_memory_mb() -> dict[str, float]:
+def ray_memory_mb() -> dict[str, float | None]:
     """Memory of the Ray processes this process started (GCS, raylet, HAProxy, workers).
 
     Only descendants count: another Ray instance on the machine is not ours to measure.
-    ``rss`` sums each process's resident set, so pages the processes share (the same
-    libtorch, Python and Ray libraries mapped in every worker) count once per process;
-    ``pss`` splits each shared page among its sharers, so the sum is what they hold together.
+    ``ray_rss_mb`` sums each process's resident set, so a page the processes share (the same
+    libtorch, Python and Ray libraries mapped in every worker) counts once per process.
+    ``ray_resident_mb`` is the resident set of the processes together: each physical page
+    once (read from /proc/PID/pagemap; needs root, else None). ``ray_pss_mb`` splits each
+    shared page among all its sharers, this process included.
     """
     import psutil
 
     rss = pss = 0
+    frames: set[int] | None = set()
     for proc in psutil.Process().children(recursive=True):
         try:
             mem = proc.memory_full_info()
@@ -106,7 +109,32 @@ def ray_memory_mb() -> dict[str, float]:
             continue
         rss += mem.rss
         pss += getattr(mem, "pss", mem.rss)
-    return {"ray_rss_mb": round(rss / 2**20, 1), "ray_pss_mb": round(pss / 2**20, 1)}
+        if frames is not None:
+            frames = _resident_frames(proc.pid, frames)
+    page = os.sysconf("SC_PAGE_SIZE")
+    return {"ray_rss_mb": round(rss / 2**20, 1), "ray_pss_mb": round(pss / 2**20, 1),
+            "ray_resident_mb": round(len(frames) * page / 2**20, 1) if frames else None}
+
+
+def _resident_frames(pid: int, frames: set[int]) -> set[int] | None:
+    """Add the physical frames ``pid`` has resident to ``frames`` (None: not readable)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    try:
+        with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
+            for line in maps:
+                start, end = (int(x, 16) for x in line.split()[0].split("-"))
+                if line.rstrip().endswith("[vsyscall]"):
+                    continue
+                pagemap.seek(start // page * 8)
+                entries = np.frombuffer(pagemap.read((end - start) // page * 8), dtype="<u8")
+                present = entries[(entries >> np.uint64(63)) == 1]
+                pfns = present & np.uint64((1 << 55) - 1)
+                if len(pfns) and not pfns.any():
+                    return None  # frame numbers hidden: not root
+                frames.update(pfns.tolist())
+    except (OSError, ValueError):
+        return frames  # the process ended meanwhile
+    return frames
 
 
 def run(settings: Settings, *, quick: bool = False) -> dict[str, Any]:
