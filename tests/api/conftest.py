@@ -10,6 +10,7 @@ except under CI=true, where they fail. No Ray here: only tests that ask for the 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -121,9 +122,25 @@ def make_database(backend: str, tmp: Path) -> Database:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
 
     def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        from sqlalchemy.exc import DBAPIError
+
+        # FORCE refuses to terminate an autovacuum worker for a non-superuser
+        # (InsufficientPrivilege); a plain DROP signals such a worker itself and
+        # waits for it, so fall back to that, a few times.
+        statements = [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'] + \
+            [f'DROP DATABASE IF EXISTS "{name}"'] * 5
+        try:
+            for attempt, statement in enumerate(statements):
+                try:
+                    with admin.connect() as conn:
+                        conn.execute(text(statement))
+                    return
+                except DBAPIError:
+                    if attempt == len(statements) - 1:
+                        raise
+                    time.sleep(0.5)
+        finally:
+            admin.dispose()
 
     return Database(base.set(database=name).render_as_string(hide_password=False), drop)
 
