@@ -420,6 +420,7 @@ class ReferralPredictor:
               ) -> RecommendResponse:
         request = {"diagnosis_code": req.diagnosis_code, "urgency": req.urgency,
                    "origin_tier": req.origin_tier}
+        patient = {**patient, "seen_practitioners": req.seen_practitioners}
         batch = encode(bundle.spec, [patient], [request], [cands])
         with torch.no_grad():
             scores = bundle.model(batch.query, batch.cand, batch.numeric)[0].numpy()

@@ -13,6 +13,9 @@ class RecommendRequest(BaseModel):
     origin_institution_id: str | None = None
     origin_tier: int = Field(1, ge=1, le=3)
     k: int = Field(10, ge=1, le=100)
+    # Continuity of care: specialists who accepted this patient's earlier referrals, most
+    # recent first (the API reads them from its referral records).
+    seen_practitioners: list[str] = Field(default_factory=list, max_length=50)
 
 
 class RecommendItem(BaseModel):

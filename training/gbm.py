@@ -1,7 +1,7 @@
 """The strong learned baseline: LightGBM LambdaRank on the ranker's own features.
 
-Same inputs as the neural ranker (raw numeric pair features plus the diagnosis and
-specialty codes as categoricals), same split, same candidates: if it wins, ship it.
+Same inputs as the neural ranker (raw numeric pair features plus the diagnosis, specialty
+and practitioner codes as categoricals), same split, same candidates: if it wins, ship it.
 """
 
 from __future__ import annotations
@@ -9,44 +9,49 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 
-from models.referral import FeatureSpec, encode
-from models.referral.encoding import NUMERIC
-from training.referral_data import ReferralSet
+from training.referral_data import EncodedSet
 
-CATEGORICAL = ("icd_letter", "icd_block", "specialty", "sub_specialty")
+CATEGORICAL = ("icd_letter", "icd_block", "specialty", "sub_specialty", "practitioner")
 
 
-def matrix(spec: FeatureSpec, data: ReferralSet, rows: np.ndarray,
-           cand_idx: list[np.ndarray] | None = None) -> np.ndarray:
-    """[sum of candidates, numeric + categorical] for the given referrals."""
+def matrix(es: EncodedSet, rows: np.ndarray, cand_idx: np.ndarray | None = None
+           ) -> np.ndarray:
+    """[rows x candidates, numeric + categorical] float32 (candidates: all, or ``cand_idx``)."""
     parts = []
-    for k, i in enumerate(rows):
-        cands = data.candidates(int(i))
-        if cand_idx is not None:
-            cands = cands.take(cand_idx[k])
-        b = encode(spec, [data.patient(int(i))], [data.request(int(i))], [cands])
+    for start in range(0, len(rows), 256):
+        chunk = rows[start:start + 256]
+        b = es.batch(chunk, None if cand_idx is None else cand_idx[start:start + 256])
         n = b.raw.shape[1]
-        codes = np.concatenate([np.repeat(b.query.numpy(), n, axis=0), b.cand[0].numpy()], 1)
-        parts.append(np.concatenate([b.raw[0], codes.astype(np.float32)], axis=1))
+        codes = np.concatenate([np.repeat(b.query.numpy()[:, None, :], n, axis=1),
+                                b.cand.numpy()], axis=2)
+        parts.append(np.concatenate([b.raw, codes.astype(np.float32)], axis=2)
+                     .reshape(len(chunk) * n, -1))
     return np.concatenate(parts)
 
 
-def fit(spec: FeatureSpec, data: ReferralSet, rows: np.ndarray, targets: np.ndarray, *,
-        seed: int, negatives: int = 40) -> lgb.Booster:
-    """LambdaRank with the chosen target and ``negatives`` sampled others per referral."""
+def fit(es: EncodedSet, rows: np.ndarray, *, seed: int, negatives: int = 40,
+        max_referrals: int | None = None) -> lgb.Booster:
+    """LambdaRank with the chosen target and ``negatives`` sampled others per referral
+    (uniform, without the target), on at most ``max_referrals`` referrals."""
     rng = np.random.default_rng(seed)
-    n_cand = len(data.candidate_ids)
-    cand_idx, labels = [], []
-    for t in targets:
-        others = np.setdiff1d(np.arange(n_cand), [t])
-        pick = rng.choice(others, size=min(negatives, len(others)), replace=False)
-        idx = np.concatenate([[t], pick])
-        cand_idx.append(idx)
-        labels.append(np.r_[1.0, np.zeros(len(pick))])
-    X = matrix(spec, data, rows, cand_idx)
-    names = [*NUMERIC, *CATEGORICAL]
-    train = lgb.Dataset(X, label=np.concatenate(labels), group=[len(c) for c in cand_idx],
-                        feature_name=names, categorical_feature=list(CATEGORICAL),
+    rows = rows[es.target[rows] >= 0]
+    if max_referrals and len(rows) > max_referrals:
+        # The most recent ones: closest in time to the held-out referrals.
+        rows = rows[-max_referrals:]
+    target = es.target[rows]
+    n_cand = es.n_candidates
+    k = min(negatives, n_cand - 1)
+    # Uniform over the other candidates: draw from n-1 and step over the target.
+    pick = rng.integers(0, n_cand - 1, size=(len(rows), k))
+    pick = pick + (pick >= target[:, None])
+    cand_idx = np.concatenate([target[:, None], pick], axis=1)
+    X = matrix(es, rows, cand_idx)
+    labels = np.zeros(cand_idx.shape, dtype=np.float32)
+    labels[:, 0] = 1.0
+    categorical = list(CATEGORICAL[:X.shape[1] - len(es.spec.numeric)])
+    names = [*es.spec.numeric, *categorical]
+    train = lgb.Dataset(X, label=labels.reshape(-1), group=np.full(len(rows), k + 1),
+                        feature_name=names, categorical_feature=categorical,
                         free_raw_data=True)
     params = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [10],
               "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 20,
@@ -56,7 +61,10 @@ def fit(spec: FeatureSpec, data: ReferralSet, rows: np.ndarray, targets: np.ndar
     return lgb.train(params, train, num_boost_round=300)
 
 
-def score(booster: lgb.Booster, spec: FeatureSpec, data: ReferralSet, rows: np.ndarray
-          ) -> np.ndarray:
-    n_cand = len(data.candidate_ids)
-    return booster.predict(matrix(spec, data, rows)).reshape(len(rows), n_cand)
+def score(booster: lgb.Booster, es: EncodedSet) -> np.ndarray:
+    """Scores of every candidate for every referral of ``es``: [referrals, candidates]."""
+    rows = np.arange(len(es.month))
+    out = [booster.predict(matrix(es, rows[s:s + 256]), num_threads=2)
+           for s in range(0, len(rows), 256)]
+    return np.concatenate(out).reshape(len(rows), es.n_candidates) if out else np.zeros(
+        (0, es.n_candidates))

@@ -16,13 +16,26 @@ import numpy as np
 import pandas as pd
 
 from features.store import historical_features
-from models.referral.encoding import CANDIDATE_COLUMNS, CandidateTable
+from models.referral.encoding import (
+    CANDIDATE_COLUMNS,
+    CandidateTable,
+    EncodedBatch,
+    FeatureSpec,
+    candidate_arrays,
+    encode_arrays,
+    query_arrays,
+)
 from regioncare.settings import Settings
 
 SERVICE = "referral_matching_v1"
 PATIENT_VIEW = "patient_profile_fv"
 PRACTITIONER_VIEW = "practitioner_profile_fv"
 NON_CANDIDATE_SPECIALTIES = ("general_practice",)
+MAX_SEEN = 8  # most recent specialists kept per patient for the continuity feature
+# Feast's file offline store holds several copies of the entity rows during a join: on
+# `large` (1.13M referrals) one call peaked at 8.7 GB RSS in 61 s; 300k-row calls peaked at
+# 5.3 GB in 104 s (measured), inside the 15-minute training budget.
+PATIENT_JOIN_ROWS = 300_000
 
 
 @dataclass
@@ -34,13 +47,18 @@ class ReferralSet:
     candidate_ids: np.ndarray  # the candidate universe, fixed order
     rows_without_features: dict[str, int] = field(default_factory=dict)
     decision_counts: dict[str, int] = field(default_factory=dict)  # API decisions used
+    # [n_referrals, MAX_SEEN] positions in candidate_ids of the specialists who accepted the
+    # patient's earlier referrals before this one was made (-1 pads).
+    seen: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.int64))
 
     def target_index(self) -> np.ndarray:
         pos = {pid: i for i, pid in enumerate(self.candidate_ids)}
         return np.asarray([pos.get(t, -1) for t in self.referrals["target_practitioner_id"]])
 
     def patient(self, i: int) -> dict[str, Any]:
-        return self.referrals.iloc[i].to_dict()
+        row = self.referrals.iloc[i].to_dict()
+        row["seen_practitioners"] = [str(self.candidate_ids[k]) for k in self.seen[i] if k >= 0]
+        return row
 
     def request(self, i: int) -> dict[str, Any]:
         row = self.referrals.iloc[i]
@@ -70,12 +88,26 @@ def month_start(ts: pd.Series) -> pd.Series:
 
 
 def build_set(store: Any, settings: Settings, referrals: pd.DataFrame,
-              candidate_ids: np.ndarray) -> ReferralSet:
+              candidate_ids: np.ndarray, *, history: pd.DataFrame | None = None
+              ) -> ReferralSet:
+    """``history``: every referral of the region (all statuses) for the continuity
+    feature; read from the offline table when not given."""
     referrals = referrals.copy()
     referrals["month"] = month_start(referrals["event_timestamp"])
-    patients = historical_features(store, SERVICE, PATIENT_VIEW, referrals[
-        ["patient_id", "event_timestamp"]], join_key="patient_id")
-    joined = pd.concat([referrals, patients.frame], axis=1)
+    frames, dropped = [], {PATIENT_VIEW: 0}
+    for start in range(0, len(referrals), PATIENT_JOIN_ROWS):
+        part = historical_features(store, SERVICE, PATIENT_VIEW, referrals.iloc[
+            start:start + PATIENT_JOIN_ROWS][["patient_id", "event_timestamp"]],
+            join_key="patient_id")
+        frames.append(part.frame)
+        dropped[PATIENT_VIEW] += part.rows_without_features.get(PATIENT_VIEW, 0)
+    patients = pd.concat(frames) if frames else historical_features(
+        store, SERVICE, PATIENT_VIEW, referrals[["patient_id", "event_timestamp"]],
+        join_key="patient_id").frame
+    joined = pd.concat([referrals, patients], axis=1)
+    del patients, frames
+    seen = seen_before(referrals, load_referrals(settings) if history is None else history,
+                       candidate_ids)
 
     months = sorted(referrals["month"].unique())
     grid = pd.DataFrame(
@@ -88,8 +120,36 @@ def build_set(store: Any, settings: Settings, referrals: pd.DataFrame,
     tables = {}
     for m, part in table.groupby("event_timestamp", sort=True):
         tables[pd.Timestamp(m)] = candidate_table(part, at=pd.Timestamp(m))
-    missing = {**patients.rows_without_features, **prac.rows_without_features}
-    return ReferralSet(joined.reset_index(drop=True), tables, candidate_ids, missing)
+    missing = {**dropped, **prac.rows_without_features}
+    return ReferralSet(joined.reset_index(drop=True), tables, candidate_ids, missing, seen=seen)
+
+
+def seen_before(referrals: pd.DataFrame, history: pd.DataFrame, candidate_ids: np.ndarray
+                ) -> np.ndarray:
+    """Continuity of care, point in time: for each referral, the candidates who accepted an
+    earlier referral of the same patient, decided before this one was made (most recent
+    first, at most MAX_SEEN)."""
+    out = np.full((len(referrals), MAX_SEEN), -1, dtype=np.int64)
+    pos = pd.Series(np.arange(len(candidate_ids)), index=pd.Index(candidate_ids))
+    acc = history[history["status"].isin(["accepted", "completed"])]
+    acc = pd.DataFrame({"patient_id": acc["patient_id"].to_numpy(),
+                        "seen": pos.reindex(acc["target_practitioner_id"]).to_numpy(),
+                        "decided": acc["decision_timestamp"].to_numpy()}).dropna()
+    if acc.empty or referrals.empty:
+        return out
+    q = pd.DataFrame({"row": np.arange(len(referrals)),
+                      "patient_id": referrals["patient_id"].to_numpy(),
+                      "at": referrals["event_timestamp"].to_numpy()})
+    q = q[q["patient_id"].isin(acc["patient_id"])]
+    pairs = q.merge(acc, on="patient_id")
+    pairs = pairs[pairs["decided"] < pairs["at"]]
+    pairs = pairs.sort_values(["row", "decided"], ascending=[True, False], kind="stable")
+    pairs = pairs.drop_duplicates(["row", "seen"])
+    slot = pairs.groupby("row", sort=False).cumcount().to_numpy()
+    keep = slot < MAX_SEEN
+    out[pairs["row"].to_numpy()[keep], slot[keep]] = pairs["seen"].to_numpy()[keep].astype(
+        np.int64)
+    return out
 
 
 def candidate_table(frame: pd.DataFrame, *, at: pd.Timestamp) -> CandidateTable:
@@ -113,3 +173,47 @@ def good_referrals(referrals: pd.DataFrame) -> pd.DataFrame:
     """Referrals whose target was right: accepted, and not a poor outcome."""
     ok = referrals["status"].isin(["accepted", "completed"]) & (referrals["outcome"] != "poor")
     return referrals[ok]
+
+
+@dataclass
+class EncodedSet:
+    """A referral set as column arrays, encoded once: batches are gathered from it."""
+
+    spec: FeatureSpec
+    query: dict[str, np.ndarray]  # [n_referrals] referral-side arrays
+    month: np.ndarray  # [n_referrals] index into the month axis of ``cands``
+    cands: dict[str, np.ndarray]  # [n_months, n_candidates(, 3)] candidate-side arrays
+    seen: np.ndarray  # [n_referrals, MAX_SEEN]
+    target: np.ndarray  # [n_referrals] position of the chosen candidate (-1: none)
+
+    @property
+    def n_candidates(self) -> int:
+        return int(self.cands["tier"].shape[1])
+
+    def batch(self, rows: np.ndarray, cand_idx: np.ndarray | None = None) -> EncodedBatch:
+        """Referrals ``rows`` against candidates ``cand_idx`` [B, K] (default: all)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        m = self.month[rows]
+        if cand_idx is None:
+            c = {k: v[m] for k, v in self.cands.items()}
+            cand_pos = np.arange(self.n_candidates, dtype=np.int64)[None, :]
+        else:
+            c = {k: v[m[:, None], cand_idx] for k, v in self.cands.items()}
+            cand_pos = cand_idx
+        q = {k: v[rows] for k, v in self.query.items()}
+        return encode_arrays(self.spec, q, c, self.seen[rows], cand_pos)
+
+
+def encode_set(spec: FeatureSpec, data: ReferralSet, rows: np.ndarray | None = None
+               ) -> EncodedSet:
+    """Encode the referrals ``rows`` (default: all); the result is indexed 0..len(rows)-1."""
+    rows = np.arange(len(data.referrals)) if rows is None else np.asarray(rows, np.int64)
+    refs = data.referrals.iloc[rows]
+    months = sorted(data.months)
+    per_month = [candidate_arrays(spec, data.months[m]) for m in months]
+    cands = {k: np.stack([a[k] for a in per_month]) for k in per_month[0]
+             if k not in ("_spec", "region_km")}
+    month_of = {m: i for i, m in enumerate(months)}
+    month = refs["month"].map(month_of).to_numpy(dtype=np.int64)
+    query = query_arrays(spec, refs, refs, len(refs))
+    return EncodedSet(spec, query, month, cands, data.seen[rows], data.target_index()[rows])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from collaboration_api.auth.deps import Caller
@@ -34,6 +34,8 @@ from collaboration_api.workflow.service import CLINICAL, RECEIVING, Flow, Transi
 from regioncare.settings import Settings
 from serving.schemas import RecommendRequest
 
+# Business states a referral reaches only after its specialist accepted it.
+ACCEPTED_ONCE = ("accepted", "scheduled", "arrived", "completed", "referred-back", "closed")
 OPEN = ("awaiting-choice", "awaiting-acceptance", "declined", "accepted", "scheduled")
 FLOW = Flow(
     subject_type="referral", fhir_type="ServiceRequest", target_attr="target_institution_id",
@@ -129,7 +131,8 @@ def recommendations(*, db: Session, settings: Settings, serving: ServingClient, 
     req = RecommendRequest(patient_id=referral.patient_ref,
                            diagnosis_code=referral.diagnosis_code, urgency=referral.urgency,
                            origin_institution_id=referral.institution_id,
-                           origin_tier=directory.institution_tier(referral.institution_id), k=k)
+                           origin_tier=directory.institution_tier(referral.institution_id), k=k,
+                           seen_practitioners=seen_practitioners(db, referral))
     try:
         result = serving.recommend(req, request_id=request_id)
     except ServingUnavailable as exc:
@@ -144,6 +147,20 @@ def recommendations(*, db: Session, settings: Settings, serving: ServingClient, 
     db.commit()
     return RecommendationPage(referral_id=referral.id, model_version=result.model_version,
                               degraded=result.degraded, items=result.items)
+
+
+def seen_practitioners(db: Session, referral: Referral, limit: int = 8) -> list[str]:
+    """Specialists who accepted this patient's earlier referrals, most recent first: the
+    continuity-of-care feature the ranker was trained with (MAX_SEEN in training)."""
+    rows = db.execute(select(Referral.target_practitioner_id, func.max(Referral.updated_at))
+                      .where(Referral.patient_ref == referral.patient_ref,
+                             Referral.id != referral.id,
+                             Referral.created_at <= referral.created_at,
+                             Referral.target_practitioner_id.is_not(None),
+                             Referral.business_status.in_(ACCEPTED_ONCE))
+                      .group_by(Referral.target_practitioner_id)
+                      .order_by(func.max(Referral.updated_at).desc()).limit(limit))
+    return [str(r[0]) for r in rows]
 
 
 def _suggestions(db: Session, referral_id: str) -> list[tuple[str | None, list[dict]]]:

@@ -1,24 +1,27 @@
 """Reasons for a recommendation, read off the model by occlusion.
 
 Each reason group is replaced by its training mean (or, for the specialty fit, by the
-unknown specialty) and the score drop is that group's contribution; the groups that raise
+unknown specialty; for the track record, also by an unknown practitioner) and the score
+drop is that group's contribution; the groups that raise
 the candidate's score most become its reasons, worded with the candidate's own values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from models.referral.encoding import NUMERIC, EncodedBatch
+from models.referral.encoding import NUMERIC, NUMERIC_V1, EncodedBatch
 from models.referral.ranker import ReferralRanker
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "specialty_fit": (),
+    "specialty_fit": ("chapter_specialty",),
     "distance": ("distance_km", "same_region"),
-    "wait": ("mean_wait_days", "days_to_next_slot"),
+    "wait": ("mean_wait_days", "days_to_next_slot", "urgent_wait_days"),
+    "continuity": ("seen_before",),
     "track_record": ("log_referrals_365d", "acceptance_rate", "good_outcome_rate"),
     "seniority": ("title_rank", "experience_years"),
     "tier": ("tier", "origin_tier_gap"),
@@ -46,9 +49,12 @@ def contributions(model: ReferralRanker, batch: EncodedBatch, items: np.ndarray
     for g, name in enumerate(names, start=1):
         rows = slice(g * k, (g + 1) * k)
         if name == "specialty_fit":
-            cand[rows] = 0
+            cand[rows, :2] = 0
+        if name == "track_record" and cand.shape[-1] > 2:
+            cand[rows, 2] = 0  # what the model learnt about this practitioner's referrals
         for feature in GROUPS[name]:
-            numeric[rows, NUMERIC.index(feature)] = 0.0  # the training mean after scaling
+            if feature in batch.names:
+                numeric[rows, batch.names.index(feature)] = 0.0  # training mean after scaling
     scores = model(query, cand.unsqueeze(1), numeric.unsqueeze(1))
     scores = scores.squeeze(-1).view(len(names) + 1, k)
     drop = (scores[0:1] - scores[1:]).numpy()  # [G, k]
@@ -57,8 +63,9 @@ def contributions(model: ReferralRanker, batch: EncodedBatch, items: np.ndarray
 
 
 def phrase(group: str, *, raw: np.ndarray, specialty: str, diagnosis: str,
-           referrals_365d: float) -> str:
-    value = dict(zip(NUMERIC, raw.tolist(), strict=True))
+           referrals_365d: float, names: Sequence[str] | None = None) -> str:
+    names = names or (NUMERIC if len(raw) == len(NUMERIC) else NUMERIC_V1)
+    value = dict(zip(names, raw.tolist(), strict=True))
     if group == "specialty_fit":
         return f"{specialty.replace('_', ' ')} fits diagnosis {diagnosis}"
     if group == "distance":
@@ -76,6 +83,8 @@ def phrase(group: str, *, raw: np.ndarray, specialty: str, diagnosis: str,
     if group == "seniority":
         title = TITLES.get(int(round(value["title_rank"])), "physician")
         return f"{title}, {value['experience_years']:.0f} years' experience"
+    if group == "continuity":
+        return "saw this patient before"
     if group == "tier":
         return TIERS.get(int(round(value["tier"])), "hospital")
     raise ValueError(group)

@@ -56,6 +56,22 @@ def test_choices_on_suggestions_are_stored_with_the_model_version(live, platform
     assert [(d["decision"], d["suggested"], d["model_version"], d["rank"]) for d in decisions
             ] == [("chosen", True, version, 1), ("accepted", True, version, 1)]
 
+    # continuity of care: the patient's next referral tells the recommender who accepted
+    # this one (the ranker's seen_before feature)
+    from collaboration_api.db import make_engine, session_factory
+    from collaboration_api.referral.models import Referral
+    from collaboration_api.referral.service import seen_practitioners
+
+    again = client.post("/referrals", headers=clin, json={
+        "patient_id": patient["id"], "diagnosis_code": "I25.1", "urgency": "routine",
+        "reason": "follow-up"}).json()["id"]
+    assert client.get(f"/referrals/{again}/recommendations", headers=clin).status_code == 200
+    engine = make_engine(platform.settings.app_db_url)
+    with session_factory(engine)() as db:
+        seen = seen_practitioners(db, db.get(Referral, again))
+    assert seen[0] == top["practitioner_id"]
+    engine.dispose()
+
     # a consultation gets expert suggestions from the same recommender
     cid = client.post("/consults", headers=clin, json={
         "patient_id": patient["id"], "diagnosis_code": "E11.9", "mode": "async",
