@@ -88,7 +88,7 @@ def score_2000_p99_ms(settings: Settings, repeats: int) -> dict[str, float]:
             "score_2000_p99_ms": round(float(np.percentile(times, 99)), 3)}
 
 
-def ray_memory_mb() -> dict[str, float | None]:
+def ray_memory_mb() -> dict[str, Any]:
     """Memory of the Ray processes this process started (GCS, raylet, HAProxy, workers).
 
     Only descendants count: another Ray instance on the machine is not ours to measure.
@@ -102,18 +102,23 @@ def ray_memory_mb() -> dict[str, float | None]:
 
     rss = pss = 0
     frames: set[int] | None = set()
+    each: dict[str, float] = {}
     for proc in psutil.Process().children(recursive=True):
         try:
             mem = proc.memory_full_info()
+            title = (proc.cmdline() or [proc.name()])[0]
         except psutil.Error:
             continue
+        name = f"{os.path.basename(title.split()[0])[:48]} ({proc.pid})" if title else str(proc.pid)
+        each[name] = round(mem.rss / 2**20, 1)
         rss += mem.rss
         pss += getattr(mem, "pss", mem.rss)
         if frames is not None:
             frames = _resident_frames(proc.pid, frames)
     page = os.sysconf("SC_PAGE_SIZE")
     return {"ray_rss_mb": round(rss / 2**20, 1), "ray_pss_mb": round(pss / 2**20, 1),
-            "ray_resident_mb": round(len(frames) * page / 2**20, 1) if frames else None}
+            "ray_resident_mb": round(len(frames) * page / 2**20, 1) if frames else None,
+            "ray_rss_mb_by_process": dict(sorted(each.items(), key=lambda kv: -kv[1]))}
 
 
 def _resident_frames(pid: int, frames: set[int]) -> set[int] | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,8 @@ def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
     non-numbers are left out (MLflow keys may not hold ``@``)."""
     out: dict[str, float] = {}
     for key, value in metrics.items():
-        name = f"{prefix}{key}".replace("@", "_at_")
+        # MLflow keys hold letters, digits and _ - . / : and spaces ("90+" -> "90_")
+        name = re.sub(r"[^\w.\-/: ]", "_", f"{prefix}{key}".replace("@", "_at_"))
         if isinstance(value, dict):
             out.update(flat_metrics(value, name + "."))
         elif isinstance(value, int | float) and math.isfinite(value):
