@@ -248,6 +248,9 @@ def oracle_scores(truth: GroundTruth, referral_rows: pd.DataFrame,
                   candidate_ids: list[str]) -> np.ndarray:
     """Deterministic utility (no noise), shape [n_referrals, n_candidates].
 
+    Candidates outside the referral's choice set (a specialist at a tier above the
+    origin's, as the synthesiser draws them) score -inf: the oracle ranks what the
+    referring doctor chose among.
     ``referral_rows`` identify referrals by ``truth_id``, by ``(institution |
     origin_institution_id, source_id)`` or by the opaque ``referral_id`` of the offline
     tables (then load the ground truth with ``load_ground_truth(dir, pseudonym_key=...)``).
@@ -260,8 +263,11 @@ def oracle_scores(truth: GroundTruth, referral_rows: pd.DataFrame,
         return out
     cand = truth.practitioners.loc[known]
     util = utility_matrix(ref, cand, truth.regions, truth.weights)
+    eligible = ((cand["tier"].to_numpy()[None, :]
+                 >= pd.to_numeric(ref["origin_tier"]).to_numpy()[:, None] + 1)
+                & cand["specialty"].isin(SPECIALIST_SPECIALTIES).to_numpy()[None, :])
     pos = [candidate_ids.index(c) for c in known]
-    out[:, pos] = util
+    out[:, pos] = np.where(eligible, util, -np.inf)
     return out
 
 

@@ -165,6 +165,10 @@ def test_oracle_scores_shape_and_chosen_targets_score_high(region):
     ids = sorted(truth.practitioners.index)
     got = full[np.arange(50), [ids.index(t) for t in chosen["target"].iloc[:50]]]
     assert np.allclose(got, chosen["utility"].iloc[:50].astype(float), atol=1e-5)
+    # Outside the choice set (not above the origin's tier) nobody was ever chosen.
+    tiers = truth.practitioners.loc[ids, "tier"].to_numpy()
+    origin = chosen["origin_tier"].iloc[:50].astype(int).to_numpy()
+    assert np.isneginf(full[tiers[None, :] <= origin[:, None]]).all()
 
 
 def test_chunked_generation_streams_and_stays_readable(tmp_path, monkeypatch):
