@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from models.baselines import popularity_scores, specialty_rule_scores
-from models.ranking_metrics import mean_with_ci, query_metrics
+from models.ranking_metrics import calibration_error, mean_with_ci, query_metrics
 from models.referral import FeatureSpec, ReferralRanker
 from models.referral.encoding import fit_normalisation, icd10_chapter_block
 from regioncare.settings import Settings
@@ -278,6 +278,10 @@ def ranking_report(scores: np.ndarray, targets: np.ndarray, groups: pd.DataFrame
         stats = mean_with_ci(np.asarray(per_query[name]), seed=seed)
         report[name] = round(stats["mean"], 4)
         report[f"{name}_ci95"] = [round(stats["ci_low"], 4), round(stats["ci_high"], 4)]
+    calibration = calibration_error(scores, targets, seed=seed)
+    report["calibration_error"] = round(calibration["mean"], 4)
+    report["calibration_error_ci95"] = [round(calibration["ci_low"], 4),
+                                        round(calibration["ci_high"], 4)]
     if groups is not None:
         ndcg = np.asarray(per_query["ndcg@10"])
         gaps, means = {}, {}

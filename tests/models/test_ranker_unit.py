@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from models.baselines import specialty_rule_scores
-from models.ranking_metrics import ndcg_at, query_metrics
+from models.ranking_metrics import calibration_error, ndcg_at, query_metrics
 from models.referral import CandidateTable, FeatureSpec, ReferralRanker, encode
 from models.referral.encoding import NUMERIC, fit_normalisation
 
@@ -101,3 +101,14 @@ def test_feature_constant_in_training_cannot_move_scores() -> None:
                   [candidates(3, next_free_slot_days=[0.5, 10.0, 60.0])])
     column = NUMERIC.index("days_to_next_slot")
     assert np.abs(live.numeric[0, :, column].numpy()).max() < 1e-6
+
+
+def test_calibration_error_is_small_for_true_probabilities_and_large_otherwise() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0.0, 1.5, size=(4000, 30))
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    targets = np.array([rng.choice(30, p=row) for row in p])  # drawn from the softmax
+    true = calibration_error(logits, targets, seed=1)
+    sharp = calibration_error(logits * 3.0, targets, seed=1)  # overconfident
+    assert true["mean"] < 0.01 and true["ci_low"] <= true["mean"] <= true["ci_high"]
+    assert sharp["mean"] > 5 * true["mean"] and sharp["ci_low"] > true["ci_high"]
