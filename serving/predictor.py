@@ -431,7 +431,8 @@ class ReferralPredictor:
             c = cands.columns
             reasons = [phrase(g, raw=batch.raw[0, i], specialty=str(c["specialty"][i]),
                               diagnosis=req.diagnosis_code,
-                              referrals_365d=float(c["referrals_received_365d"][i]))
+                              referrals_365d=float(c["referrals_received_365d"][i]),
+                              names=batch.names)
                        for g in top_reasons(contribs[rank])]
             items.append(self._item(cands, int(i), float(scores[i]), reasons,
                                     next_slot, float(batch.raw[0, i, 0])))

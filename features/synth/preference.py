@@ -251,6 +251,7 @@ def oracle_scores(truth: GroundTruth, referral_rows: pd.DataFrame,
     Candidates outside the referral's choice set (a specialist at a tier above the
     origin's, as the synthesiser draws them) score -inf: the oracle ranks what the
     referring doctor chose among.
+
     ``referral_rows`` identify referrals by ``truth_id``, by ``(institution |
     origin_institution_id, source_id)`` or by the opaque ``referral_id`` of the offline
     tables (then load the ground truth with ``load_ground_truth(dir, pseudonym_key=...)``).
