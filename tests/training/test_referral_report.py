@@ -30,12 +30,23 @@ def test_gap_vs_oracle_counts_only_what_the_oracle_does_not_share() -> None:
     oracle = ranking_report(scores, targets, groups, seed=0)
     model = ranking_report(scores.copy(), targets, groups, seed=0)
     assert oracle["subgroup_max_gap_ndcg@10"] > 0.3
+    low, high = oracle["subgroup_max_gap_ndcg@10_ci95"]
+    assert 0.3 < low <= oracle["subgroup_max_gap_ndcg@10"] <= high
     assert gap_vs_oracle(model, oracle) == 0.0
     # A model that ranks group 2's target 10th has a gap of its own.
     worse = scores.copy()
     worse[hard, 0] = -9.5
     own = ranking_report(worse, targets, groups, seed=0)
     assert gap_vs_oracle(own, oracle) > 0.05
+
+
+def test_a_gap_of_noise_alone_has_an_interval_near_zero() -> None:
+    rng = np.random.default_rng(3)
+    n, c = 2000, 20
+    scores = rng.normal(size=(n, c))  # every group ranked alike: any gap is noise
+    report = ranking_report(scores, np.zeros(n, int), _groups(n), seed=0)
+    low, high = report["subgroup_max_gap_ndcg@10_ci95"]
+    assert low < 0.03 and report["subgroup_max_gap_ndcg@10"] <= high
 
 
 def test_subgroup_names_are_valid_mlflow_keys() -> None:
