@@ -232,21 +232,20 @@ def train_model(es: rd.EncodedSet, rows: np.ndarray, config: TrainConfig) -> Ref
     return model
 
 
-def score_model(model: ReferralRanker, spec: FeatureSpec, data: rd.ReferralSet,
-                rows: np.ndarray) -> np.ndarray:
-    """Scores of every candidate for each referral in ``rows``: [len(rows), candidates]."""
-    es = rd.encode_set(spec, data, rows)
+def score_model(model: ReferralRanker, es: rd.EncodedSet) -> np.ndarray:
+    """Scores of every candidate for each referral of ``es``: [referrals, candidates]."""
+    rows = np.arange(len(es.month))
     out = []
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with torch.no_grad():
             for start in range(0, len(rows), 64):
-                b = es.batch(np.arange(start, min(start + 64, len(rows))))
+                b = es.batch(rows[start:start + 64])
                 out.append(model(b.query, b.cand, b.numeric).numpy())
     finally:
         torch.set_num_threads(threads)
-    return np.concatenate(out) if out else np.zeros((0, len(data.candidate_ids)))
+    return np.concatenate(out) if out else np.zeros((0, es.n_candidates))
 
 
 def baseline_scores(spec: FeatureSpec, data: rd.ReferralSet, rows: np.ndarray
@@ -349,7 +348,7 @@ def prepare(settings: Settings, config: TrainConfig) -> tuple[rd.ReferralSet, np
     referrals = pd.concat(frames, ignore_index=True)
     candidates = rd.candidate_universe(settings)
     referrals = referrals[referrals["target_practitioner_id"].isin(candidates)]
-    data = rd.build_set(store, settings, referrals.reset_index(drop=True), candidates,
+    data = rd.build_set(store, referrals.reset_index(drop=True), candidates,
                         history=everything)
     data.decision_counts = counts
     past = data.referrals[data.referrals["source"] == "history"]
@@ -365,13 +364,13 @@ def evaluate_all(settings: Settings, data: rd.ReferralSet, spec: FeatureSpec,
     targets = data.target_index()[rows]
     groups = data.referrals.iloc[rows][list(SUBGROUPS)].reset_index(drop=True)
     baselines = baseline_scores(spec, data, rows)
+    encoded = rd.encode_set(spec, data, rows)
     if gbm is not None:
         from training import gbm as gbm_baseline
 
-        baselines["gbm"] = gbm_baseline.score(gbm, rd.encode_set(spec, data, rows))
+        baselines["gbm"] = gbm_baseline.score(gbm, encoded)
     metrics: dict[str, Any] = {
-        "model": ranking_report(score_model(model, spec, data, rows), targets, groups,
-                                seed=seed),
+        "model": ranking_report(score_model(model, encoded), targets, groups, seed=seed),
         "baselines": {name: ranking_report(s, targets, None, seed=seed)
                       for name, s in baselines.items()},
     }
@@ -474,7 +473,7 @@ def train_referral(settings: Settings, config: TrainConfig | None = None, *,
         try:
             old = registry.load_alias(settings, settings.referral_model_name)
             metrics["champion"] = ranking_report(
-                score_model(old.bundle.model, old.bundle.spec, data, test_rows),
+                score_model(old.bundle.model, rd.encode_set(old.bundle.spec, data, test_rows)),
                 targets[test_rows], None, seed=config.seed)
             metrics["champion"]["version"] = old.version
         except Exception as exc:  # an unreadable champion must not block a new version
@@ -577,7 +576,7 @@ def evaluate_region(settings: Settings, region: Path, *, seed: int = 7,
     candidates = rd.candidate_universe(local)
     referrals = referrals[referrals["target_practitioner_id"].isin(candidates)]
     referrals = referrals.tail(max_referrals).reset_index(drop=True)
-    data = rd.build_set(open_store(local), local, referrals, candidates, history=everything)
+    data = rd.build_set(open_store(local), referrals, candidates, history=everything)
     rows = np.arange(len(data.referrals))
     step("scoring")
     bundle = champion.bundle

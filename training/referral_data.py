@@ -87,27 +87,22 @@ def month_start(ts: pd.Series) -> pd.Series:
         .dt.tz_localize("UTC")
 
 
-def build_set(store: Any, settings: Settings, referrals: pd.DataFrame,
-              candidate_ids: np.ndarray, *, history: pd.DataFrame | None = None
-              ) -> ReferralSet:
-    """``history``: every referral of the region (all statuses) for the continuity
-    feature; read from the offline table when not given."""
+def build_set(store: Any, referrals: pd.DataFrame, candidate_ids: np.ndarray, *,
+              history: pd.DataFrame) -> ReferralSet:
+    """``history``: every referral of the region (all statuses), for the continuity
+    feature."""
     referrals = referrals.copy()
     referrals["month"] = month_start(referrals["event_timestamp"])
     frames, dropped = [], {PATIENT_VIEW: 0}
-    for start in range(0, len(referrals), PATIENT_JOIN_ROWS):
+    for start in range(0, max(1, len(referrals)), PATIENT_JOIN_ROWS):  # once if empty
         part = historical_features(store, SERVICE, PATIENT_VIEW, referrals.iloc[
             start:start + PATIENT_JOIN_ROWS][["patient_id", "event_timestamp"]],
             join_key="patient_id")
         frames.append(part.frame)
         dropped[PATIENT_VIEW] += part.rows_without_features.get(PATIENT_VIEW, 0)
-    patients = pd.concat(frames) if frames else historical_features(
-        store, SERVICE, PATIENT_VIEW, referrals[["patient_id", "event_timestamp"]],
-        join_key="patient_id").frame
-    joined = pd.concat([referrals, patients], axis=1)
-    del patients, frames
-    seen = seen_before(referrals, load_referrals(settings) if history is None else history,
-                       candidate_ids)
+    joined = pd.concat([referrals, pd.concat(frames)], axis=1)
+    del frames
+    seen = seen_before(referrals, history, candidate_ids)
 
     months = sorted(referrals["month"].unique())
     grid = pd.DataFrame(
@@ -212,7 +207,7 @@ def encode_set(spec: FeatureSpec, data: ReferralSet, rows: np.ndarray | None = N
     months = sorted(data.months)
     per_month = [candidate_arrays(spec, data.months[m]) for m in months]
     cands = {k: np.stack([a[k] for a in per_month]) for k in per_month[0]
-             if k not in ("_spec", "region_km")}
+             if k != "region_km"}
     month_of = {m: i for i, m in enumerate(months)}
     month = refs["month"].map(month_of).to_numpy(dtype=np.int64)
     query = query_arrays(spec, refs, refs, len(refs))

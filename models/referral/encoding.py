@@ -80,13 +80,6 @@ CANDIDATE_COLUMNS = (
     "next_free_slot_days",
 )
 _TEXT_COLUMNS = ("practitioner_id", "institution_id", "specialty", "sub_specialty", "region")
-# Candidate columns the features read, as float arrays (see candidate_arrays).
-CAND_FLOATS = ("tier", "title_rank", "experience_years", "lat", "lon", "n_languages",
-               "log_referrals_365d", "acceptance_rate", "good_outcome_rate", "mean_wait_days",
-               "weekly_capacity", "days_to_next_slot")
-# Referral-side inputs as float arrays (see query_arrays); lat/lon NaN = unknown home.
-QUERY_FLOATS = ("lat", "lon", "age_years", "sex_male", "n_chronic", "comorbidity_index",
-                "prior_referrals", "urgent", "emergency", "origin_tier", *COMORBIDITY_FLAGS)
 
 
 def icd10_chapter_block(code: str) -> tuple[str, str]:
@@ -164,9 +157,9 @@ class CandidateTable:
     """Candidate practitioners as column arrays (the serving-side cache holds one)."""
 
     columns: dict[str, np.ndarray]
-    # Encoded columns per spec, computed once per table (the serving cache reuses them).
-    _arrays: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False,
-                                                     compare=False)
+    # The encoded columns and the spec they were encoded for (the serving cache reuses them).
+    _encoded: tuple[FeatureSpec, dict[str, np.ndarray]] | None = field(
+        default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.columns["practitioner_id"])
@@ -195,11 +188,10 @@ _DEFAULTS = {"acceptance_rate": 0.7, "good_outcome_rate": 0.7, "mean_wait_days":
 
 
 def candidate_arrays(spec: FeatureSpec, cands: CandidateTable) -> dict[str, np.ndarray]:
-    """The candidate side of the features, [C] arrays (floats, region and vocabulary ids)."""
-    key = id(spec)
-    cached = cands._arrays.get(key)
-    if cached is not None and cached.get("_spec") is spec:  # type: ignore[comparison-overlap]
-        return cached
+    """The candidate side of the features, [C] arrays (floats, region and vocabulary ids),
+    and ``region_km`` [regions, C]."""
+    if cands._encoded is not None and cands._encoded[0] is spec:
+        return cands._encoded[1]
     c = cands.columns
     out: dict[str, Any] = {
         name: np.asarray(c[name], dtype=np.float64)
@@ -222,9 +214,7 @@ def candidate_arrays(spec: FeatureSpec, cands: CandidateTable) -> dict[str, np.n
     centroids = np.asarray([spec.regions[r] for r in sorted(spec.regions)], np.float64)
     out["region_km"] = haversine_km(centroids[:, :1], centroids[:, 1:], out["lat"][None],
                                     out["lon"][None]) if len(centroids) else None
-    out["_spec"] = spec
-    cands._arrays.clear()
-    cands._arrays[key] = out
+    cands._encoded = (spec, out)
     return out
 
 
@@ -396,14 +386,13 @@ def encode(
     q = query_arrays(spec, {k: [p.get(k) for p in patients] for k in _PATIENT_KEYS},
                      {k: [r.get(k) for r in requests] for k in _REQUEST_KEYS}, n)
     arrays = [candidate_arrays(spec, c) for c in cands]
-    skip = ("_spec", "region_km")
     distance = None
     if len(arrays) == 1:
-        c = {k: v[None] for k, v in arrays[0].items() if k not in skip}
+        c = {k: v[None] for k, v in arrays[0].items() if k != "region_km"}
         if q["region"][0] >= 0 and arrays[0]["region_km"] is not None:
             distance = arrays[0]["region_km"][q["region"]]  # the serving path: one referral
     else:
-        c = {k: np.stack([a[k] for a in arrays]) for k in arrays[0] if k not in skip}
+        c = {k: np.stack([a[k] for a in arrays]) for k in arrays[0] if k != "region_km"}
     c["codes"] = c["codes"].reshape(n, -1, 3)
     width = len(cands[0]) if cands else 0
     return encode_arrays(spec, q, c, seen_positions(patients, cands),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models.referral.encoding import NUMERIC, NUMERIC_V1, EncodedBatch
+from models.referral.encoding import EncodedBatch
 from models.referral.ranker import ReferralRanker
 
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -63,8 +63,7 @@ def contributions(model: ReferralRanker, batch: EncodedBatch, items: np.ndarray
 
 
 def phrase(group: str, *, raw: np.ndarray, specialty: str, diagnosis: str,
-           referrals_365d: float, names: Sequence[str] | None = None) -> str:
-    names = names or (NUMERIC if len(raw) == len(NUMERIC) else NUMERIC_V1)
+           referrals_365d: float, names: Sequence[str]) -> str:
     value = dict(zip(names, raw.tolist(), strict=True))
     if group == "specialty_fit":
         return f"{specialty.replace('_', ' ')} fits diagnosis {diagnosis}"

@@ -71,10 +71,11 @@ def _as_of(features: pd.DataFrame, keys: pd.DataFrame, key: str, column: str) ->
 
 
 def test_no_feature_value_after_the_label_time_leaks(planted) -> None:  # type: ignore[no-untyped-def]
-    from training.referral_data import build_set, candidate_universe
+    from training.referral_data import build_set, candidate_universe, load_referrals
 
     settings, store, referrals, patients, p_leaks, q_leaks = planted
-    result = build_set(store, settings, referrals, candidate_universe(settings))
+    result = build_set(store, referrals, candidate_universe(settings),
+                       history=load_referrals(settings))
 
     # Patients: every planted value used is dated at or before that referral's time.
     got = result.referrals["comorbidity_index"].to_numpy()
