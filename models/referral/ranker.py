@@ -24,6 +24,13 @@ class ReferralRanker(nn.Module):
         self.block = nn.Embedding(n_blocks, dim)
         self.specialty = nn.Embedding(n_specialties, dim)
         self.sub_specialty = nn.Embedding(n_sub_specialties, dim)
+        # The finer level starts at its parent: a 3-character block means its ICD-10
+        # letter, a sub-specialty its specialty, until referrals teach a difference. With
+        # random starts a rare block (neonatal jaundice, bronchiolitis) kept a random fit
+        # with every specialty: trained on `tiny`, NDCG@10 on a seed-5 region went
+        # 0.624 -> 0.643 (0-9 year olds 0.44 -> 0.57).
+        nn.init.zeros_(self.block.weight)
+        nn.init.zeros_(self.sub_specialty.weight)
         # What referral outcomes taught about a known practitioner beyond the public
         # features (e.g. care quality, comorbidity expertise): a bias and a vector that
         # meets the patient's side. Row 0, "unknown", is pinned to zero.
