@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
+from regioncare.errors import UserError
 from regioncare.settings import Settings
 
 if TYPE_CHECKING:  # feast takes ~9 s to import: only where it is used
@@ -100,8 +102,6 @@ def apply(settings: Settings) -> ApplyResult:
 
     missing = [p.name for p in _source_files(settings) if not p.exists()]
     if missing:
-        from regioncare.errors import UserError
-
         raise UserError(
             f"offline tables missing in {settings.offline_dir}: {', '.join(missing)} "
             "(run `regioncare ingest` first)"
@@ -170,6 +170,11 @@ def _write_window(store: FeatureStore, fv: Any, path: Path, start: pd.Timestamp 
     bounds = [("event_timestamp", "<=", end)]
     if start is not None:
         bounds.append(("event_timestamp", ">=", start))
+    missing = sorted(set(columns) - set(pq.read_schema(path).names))
+    if missing:  # an offline table written before the feature existed
+        raise UserError(f"{path.name} has no column {', '.join(missing)} (feature view "
+                        f"{fv.name}): run `regioncare ingest` again to rebuild the offline "
+                        "tables")
     frame = pd.read_parquet(path, columns=columns, filters=bounds)
     inside = len(frame)
     frame = frame.sort_values("event_timestamp", kind="stable").drop_duplicates(keys,

@@ -51,6 +51,15 @@ NUMERIC_CANDIDATE_COLUMNS = tuple(c for c in CANDIDATE_COLUMNS if c not in (
     "practitioner_id", "institution_id", "specialty", "sub_specialty", "region"))
 
 
+def seen_practitioners(req: RecommendRequest, patient: dict[str, Any]) -> list[str]:
+    """Continuity of care: specialists who took the patient on through the platform (sent
+    by the API, most recent first), then those of the hospitals' own records (the online
+    patient profile's "|"-joined list)."""
+    recorded = patient.get("seen_practitioners") or ""
+    online = [s for s in recorded.split("|") if s] if isinstance(recorded, str) else []
+    return list(dict.fromkeys([*req.seen_practitioners, *online]))
+
+
 @dataclass(frozen=True)
 class CandidateSnapshot:
     """Every candidate's features at one online-store version, as arrays and one tensor."""
@@ -420,7 +429,7 @@ class ReferralPredictor:
               ) -> RecommendResponse:
         request = {"diagnosis_code": req.diagnosis_code, "urgency": req.urgency,
                    "origin_tier": req.origin_tier}
-        patient = {**patient, "seen_practitioners": req.seen_practitioners}
+        patient = {**patient, "seen_practitioners": seen_practitioners(req, patient)}
         batch = encode(bundle.spec, [patient], [request], [cands])
         with torch.no_grad():
             scores = bundle.model(batch.query, batch.cand, batch.numeric)[0].numpy()

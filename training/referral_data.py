@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.offline import ACCEPTED_STATUSES, MAX_SEEN
 from features.store import historical_features
 from models.referral.encoding import (
     CANDIDATE_COLUMNS,
@@ -31,7 +32,6 @@ SERVICE = "referral_matching_v1"
 PATIENT_VIEW = "patient_profile_fv"
 PRACTITIONER_VIEW = "practitioner_profile_fv"
 NON_CANDIDATE_SPECIALTIES = ("general_practice",)
-MAX_SEEN = 8  # most recent specialists kept per patient for the continuity feature
 # Feast's file offline store holds several copies of the entity rows during a join: on
 # `large` (1.13M referrals) one call peaked at 8.7 GB RSS in 61 s; 300k-row calls peaked at
 # 5.3 GB in 104 s (measured), inside the 15-minute training budget.
@@ -126,7 +126,7 @@ def seen_before(referrals: pd.DataFrame, history: pd.DataFrame, candidate_ids: n
     first, at most MAX_SEEN)."""
     out = np.full((len(referrals), MAX_SEEN), -1, dtype=np.int64)
     pos = pd.Series(np.arange(len(candidate_ids)), index=pd.Index(candidate_ids))
-    acc = history[history["status"].isin(["accepted", "completed"])]
+    acc = history[history["status"].isin(ACCEPTED_STATUSES)]
     acc = pd.DataFrame({"patient_id": acc["patient_id"].to_numpy(),
                         "seen": pos.reindex(acc["target_practitioner_id"]).to_numpy(),
                         "decided": acc["decision_timestamp"].to_numpy()}).dropna()

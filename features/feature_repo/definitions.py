@@ -105,6 +105,9 @@ patient_profile_fv = FeatureView(
         Field(name="has_ckd", dtype=Int64, description="N18 recorded"),
         Field(name="comorbidity_index", dtype=Int64, description="Charlson-like index"),
         Field(name="prior_referrals", dtype=Int64, description="Referrals before this one"),
+        Field(name="seen_practitioners", dtype=String,
+              description="Specialists who accepted the patient's referrals, latest first, "
+                          "'|'-joined (continuity of care)"),
     ],
     source=patient_profile_source,
     online=True,

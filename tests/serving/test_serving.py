@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from benchmarks.recommend import register_copy_of_champion
-from serving.predictor import ReferralPredictor
+from serving.predictor import ReferralPredictor, seen_practitioners
 from serving.schemas import RecommendRequest
 from training import registry
 
@@ -71,6 +71,25 @@ def test_plain_predictor_degrades_to_the_rule_without_a_feature_store(platform) 
     assert degraded.degraded and degraded.model_version is None
     assert len(degraded.items) == req.k
     assert all(i.reasons[0].startswith("rule:") for i in degraded.items)
+
+
+def test_continuity_from_the_records_is_read_online(platform) -> None:  # type: ignore[no-untyped-def]
+    """The specialists who took a patient on in the hospitals' own records reach the
+    ranker's continuity feature at serving time, after the platform's own ones."""
+    import pandas as pd
+
+    p = pd.read_parquet(platform.settings.offline_dir / "patients.parquet")
+    latest = p.sort_values("event_timestamp").groupby("patient_id").tail(1)
+    row = latest[latest["seen_practitioners"] != ""].iloc[0]
+    predictor = ReferralPredictor(platform.settings)
+    online = predictor._patient_row(row.patient_id)
+    assert online["seen_practitioners"] == row.seen_practitioners
+    recorded = row.seen_practitioners.split("|")
+    req = RecommendRequest(patient_id=row.patient_id, diagnosis_code="I21.4",
+                           seen_practitioners=["PR-platform", recorded[0]])
+    assert seen_practitioners(req, online) == ["PR-platform", *recorded]
+    assert seen_practitioners(req, {}) == ["PR-platform", recorded[0]]
+    assert not predictor.recommend(req).degraded
 
 
 def test_serve_metrics_and_health(platform) -> None:  # type: ignore[no-untyped-def]
