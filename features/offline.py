@@ -43,7 +43,10 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("n_conditions", pa.int64()), ("n_chronic", pa.int64()),
         ("has_hypertension", pa.int64()), ("has_diabetes", pa.int64()),
         ("has_copd", pa.int64()), ("has_chd", pa.int64()), ("has_ckd", pa.int64()),
-        ("comorbidity_index", pa.int64()), ("prior_referrals", pa.int64()),
+        ("comorbidity_index", pa.int64()), ("prior_referrals", pa.int64())]),
+    # Continuity of care: one row per accepted referral, at its decision time.
+    "continuity": pa.schema([
+        ("patient_id", pa.string()), ("event_timestamp", TS),
         ("seen_practitioners", pa.string())]),
     "practitioners": pa.schema([
         ("practitioner_id", pa.string()), ("event_timestamp", TS),
@@ -297,7 +300,8 @@ def build_tables(recs: dict[str, pd.DataFrame], key, as_of: datetime | None = No
     appt = _frame(recs, "Appointment", LOAD_FIELDS["Appointment"])
     appointments = _appointments_table(appt, pat_key, key,
                                        inst_by_holder["institution_id"].to_dict())
-    return {"patients": patients, "practitioners": practitioners,
+    return {"patients": patients, "continuity": _continuity_table(ref),
+            "practitioners": practitioners,
             "institutions": institutions, "referrals": referrals, "slots": slots,
             "regions": reg, "appointments": appointments}
 
@@ -409,9 +413,6 @@ def _patients_part(pat: pd.DataFrame, cond: pd.DataFrame, ref: pd.DataFrame,
             "pid": ref["patient_id"].to_numpy(),
             "t": (ref["event_timestamp"] + pd.Timedelta(seconds=1)).to_numpy(),
             "code": None, "is_ref": 1}))
-    decided = _accepted_decisions(ref)
-    if len(decided):
-        ev_parts.append(decided.assign(code=None, is_ref=0))
     ev = pd.concat(ev_parts, ignore_index=True)
     ev = ev[ev["pid"].notna()]
     ev["t"] = _utc(ev["t"])
@@ -440,7 +441,6 @@ def _patients_part(pat: pd.DataFrame, cond: pd.DataFrame, ref: pd.DataFrame,
     prev = cm.groupby([tmp["pid"], tmp["grp"]], sort=False).shift(1).fillna(0)
     ev["comorbidity_index"] = (cm - prev).groupby(ev["pid"]).cumsum().astype(int)
     ev["prior_referrals"] = g["is_ref"].cumsum()
-    ev["seen_practitioners"] = _seen_so_far(ev)
     ev = ev.drop_duplicates(["pid", "t"], keep="last").copy()
     ev["sex"] = prof["gender"].reindex(ev["pid"]).fillna("unknown").to_numpy()
     ev["home_region"] = [region_only(x) for x in prof["district"].reindex(ev["pid"])]
@@ -459,40 +459,32 @@ def _patients_part(pat: pd.DataFrame, cond: pd.DataFrame, ref: pd.DataFrame,
     return ev[cols].sort_values(["patient_id", "event_timestamp"]).reset_index(drop=True)
 
 
-def _accepted_decisions(ref: pd.DataFrame) -> pd.DataFrame:
-    """(pid, t, seen): a specialist accepting one of the patient's referrals, at the time
-    of the decision."""
-    if ref.empty or "status" not in ref.columns:
-        return pd.DataFrame(columns=["pid", "t", "seen"])
+def _continuity_table(ref: pd.DataFrame) -> pd.DataFrame:
+    """At each decision that accepted one of a patient's referrals: the specialists who
+    have accepted the patient's referrals so far, latest first, at most MAX_SEEN,
+    "|"-joined. The ranker's continuity-of-care input, which serving reads online
+    (training computes the same list point in time from the referrals table)."""
+    cols = [f.name for f in SCHEMAS["continuity"]]
     acc = ref[ref["status"].isin(ACCEPTED_STATUSES) & ref["target_practitioner_id"].notna()
-              & ref["decision_timestamp"].notna()]
-    return pd.DataFrame({"pid": acc["patient_id"].to_numpy(),
-                         "t": acc["decision_timestamp"].to_numpy(),
-                         "seen": acc["target_practitioner_id"].astype(str).to_numpy()})
-
-
-def _seen_so_far(ev: pd.DataFrame) -> list[str]:
-    """Per event row (sorted by patient and time): the specialists who accepted the
-    patient's referrals up to then, most recent first, at most MAX_SEEN, "|"-joined. The
-    continuity-of-care input of the referral ranker, which serving reads online (training
-    computes the same list point in time from the referrals table)."""
-    out = [""] * len(ev)
-    if "seen" not in ev.columns:
-        return out
-    seen_col = ev["seen"].to_numpy()
-    pids = ev["pid"].to_numpy()
-    marks = np.flatnonzero(pd.notna(seen_col))
+              & ref["decision_timestamp"].notna() & ref["patient_id"].notna()]
+    if acc.empty:
+        return pd.DataFrame(columns=cols)
+    acc = acc.sort_values(["patient_id", "decision_timestamp", "referral_id"], kind="stable")
+    pids = acc["patient_id"].to_numpy()
+    whos = acc["target_practitioner_id"].astype(str).to_numpy()
+    lists: list[str] = []
     current: list[str] = []
-    last_pid = None
-    for i in marks:
-        if pids[i] != last_pid:
-            current, last_pid = [], pids[i]
-        who = str(seen_col[i])
+    for i, (pid, who) in enumerate(zip(pids, whos, strict=True)):
+        if i == 0 or pid != pids[i - 1]:
+            current = []
         current = [who, *[p for p in current if p != who]][:MAX_SEEN]
-        out[i] = "|".join(current)
-    # Carry each patient's list forward to the later rows of that patient.
-    filled = pd.Series(out, dtype=object).where(pd.notna(seen_col))
-    return filled.groupby(pids, sort=False).ffill().fillna("").tolist()
+        lists.append("|".join(current))
+    out = pd.DataFrame({"patient_id": pids,
+                        "event_timestamp": acc["decision_timestamp"].reset_index(drop=True),
+                        "seen_practitioners": lists})
+    # Two decisions at one instant: the row after both.
+    return out.drop_duplicates(["patient_id", "event_timestamp"], keep="last")[cols] \
+        .reset_index(drop=True)
 
 
 def _slots_table(slot: pd.DataFrame, sched: pd.DataFrame) -> pd.DataFrame:

@@ -115,7 +115,8 @@ def apply(settings: Settings) -> ApplyResult:
 
 
 def _source_files(settings: Settings) -> list[Path]:
-    names = ["patients.parquet", "practitioners.parquet", "institutions.parquet"]
+    names = ["patients.parquet", "continuity.parquet", "practitioners.parquet",
+             "institutions.parquet"]
     return [settings.offline_dir / n for n in names]
 
 

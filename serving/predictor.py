@@ -47,6 +47,8 @@ STORE_BREAKER_OPEN = Gauge("regioncare_online_store_breaker_open",
 
 
 AVAILABILITY_VIEW = "practitioner_availability_fv"
+# Read beside the service's patient view: training derives it from the referrals table.
+CONTINUITY_REF = "patient_continuity_fv:seen_practitioners"
 NUMERIC_CANDIDATE_COLUMNS = tuple(c for c in CANDIDATE_COLUMNS if c not in (
     "practitioner_id", "institution_id", "specialty", "sub_specialty", "region"))
 
@@ -380,7 +382,7 @@ class ReferralPredictor:
             from features.store import service_refs
 
             names = service_refs(self.store, SERVICE)[PATIENT_VIEW]
-            self._patient_refs = [f"{PATIENT_VIEW}:{n}" for n in names]
+            self._patient_refs = [f"{PATIENT_VIEW}:{n}" for n in names] + [CONTINUITY_REF]
         row = self.store.get_online_features(features=self._patient_refs,
                                              entity_rows=[{"patient_id": patient_id}]).to_dict()
         return {k: v[0] for k, v in row.items()}

@@ -78,9 +78,8 @@ def test_continuity_from_the_records_is_read_online(platform) -> None:  # type: 
     ranker's continuity feature at serving time, after the platform's own ones."""
     import pandas as pd
 
-    p = pd.read_parquet(platform.settings.offline_dir / "patients.parquet")
-    latest = p.sort_values("event_timestamp").groupby("patient_id").tail(1)
-    row = latest[latest["seen_practitioners"] != ""].iloc[0]
+    c = pd.read_parquet(platform.settings.offline_dir / "continuity.parquet")
+    row = c.sort_values("event_timestamp").groupby("patient_id").tail(1).iloc[0]
     predictor = ReferralPredictor(platform.settings)
     online = predictor._patient_row(row.patient_id)
     assert online["seen_practitioners"] == row.seen_practitioners
