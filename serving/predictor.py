@@ -48,15 +48,16 @@ STORE_BREAKER_OPEN = Gauge("regioncare_online_store_breaker_open",
 
 AVAILABILITY_VIEW = "practitioner_availability_fv"
 # Read beside the service's patient view: training derives it from the referrals table.
-CONTINUITY_REF = "patient_continuity_fv:seen_practitioners"
+CONTINUITY_VIEW = "patient_continuity_fv"
+CONTINUITY_REF = f"{CONTINUITY_VIEW}:seen_practitioners"
 NUMERIC_CANDIDATE_COLUMNS = tuple(c for c in CANDIDATE_COLUMNS if c not in (
     "practitioner_id", "institution_id", "specialty", "sub_specialty", "region"))
 
 
 def seen_practitioners(req: RecommendRequest, patient: dict[str, Any]) -> list[str]:
     """Continuity of care: specialists who took the patient on through the platform (sent
-    by the API, most recent first), then those of the hospitals' own records (the online
-    patient profile's "|"-joined list)."""
+    by the API, most recent first), then those of the hospitals' own records (the
+    "|"-joined list of ``patient_continuity_fv``, online)."""
     recorded = patient.get("seen_practitioners") or ""
     online = [s for s in recorded.split("|") if s] if isinstance(recorded, str) else []
     return list(dict.fromkeys([*req.seen_practitioners, *online]))
@@ -382,7 +383,12 @@ class ReferralPredictor:
             from features.store import service_refs
 
             names = service_refs(self.store, SERVICE)[PATIENT_VIEW]
-            self._patient_refs = [f"{PATIENT_VIEW}:{n}" for n in names] + [CONTINUITY_REF]
+            refs = [f"{PATIENT_VIEW}:{n}" for n in names]
+            # A region whose features were applied before the view existed has none: its
+            # answers then miss the records' continuity rather than all failing.
+            if CONTINUITY_VIEW in {fv.name for fv in self.store.list_feature_views()}:
+                refs.append(CONTINUITY_REF)
+            self._patient_refs = refs
         row = self.store.get_online_features(features=self._patient_refs,
                                              entity_rows=[{"patient_id": patient_id}]).to_dict()
         return {k: v[0] for k, v in row.items()}
