@@ -264,9 +264,7 @@ def oracle_scores(truth: GroundTruth, referral_rows: pd.DataFrame,
         return out
     cand = truth.practitioners.loc[known]
     util = utility_matrix(ref, cand, truth.regions, truth.weights)
-    eligible = ((cand["tier"].to_numpy()[None, :]
-                 >= pd.to_numeric(ref["origin_tier"]).to_numpy()[:, None] + 1)
-                & cand["specialty"].isin(SPECIALIST_SPECIALTIES).to_numpy()[None, :])
+    eligible = choice_mask(cand, pd.to_numeric(ref["origin_tier"]).to_numpy()[:, None] + 1)
     pos = [candidate_ids.index(c) for c in known]
     out[:, pos] = np.where(eligible, util, -np.inf)
     return out
@@ -302,11 +300,16 @@ def load_ground_truth(directory: Path | str, *, pseudonym_key: str | None = None
     return GroundTruth(pr, regions, ref, weights, str(meta.get("as_of", "")))
 
 
+def choice_mask(practitioners: pd.DataFrame, min_tier: int | np.ndarray) -> np.ndarray:
+    """The choice set of a referral: specialists at tier >= min_tier (all regions).
+    ``min_tier`` is one tier, or [n_referrals, 1] for an [n_referrals, n] mask."""
+    return ((practitioners["tier"].to_numpy() >= min_tier)
+            & practitioners["specialty"].isin(SPECIALIST_SPECIALTIES).to_numpy())
+
+
 def specialty_candidates(practitioners: pd.DataFrame, min_tier: int) -> pd.DataFrame:
-    """Specialists at tier >= min_tier (all regions), sorted by id."""
-    p = practitioners
-    mask = (p["tier"] >= min_tier) & p["specialty"].isin(SPECIALIST_SPECIALTIES)
-    return p[mask].sort_index()
+    """The choice set for referrals from tier ``min_tier - 1``, sorted by id."""
+    return practitioners[choice_mask(practitioners, min_tier)].sort_index()
 
 
 def logit(p: float) -> float:
