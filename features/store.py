@@ -96,6 +96,13 @@ class ApplyResult:
     feature_services: int
 
 
+def _rebuild_or_ingest(settings: Settings) -> str:
+    """What rebuilds the offline tables here: the record stores if there are any."""
+    from features.records import list_stores
+
+    return "features rebuild" if list_stores(settings.records_dir) else "ingest"
+
+
 def apply(settings: Settings) -> ApplyResult:
     """Register every definition; the online tables exist only after this."""
     from features.feature_repo import definitions
@@ -104,7 +111,7 @@ def apply(settings: Settings) -> ApplyResult:
     if missing:
         raise UserError(
             f"offline tables missing in {settings.offline_dir}: {', '.join(missing)} "
-            "(run `regioncare ingest` first)"
+            f"(run `regioncare {_rebuild_or_ingest(settings)}` first)"
         )
     write_availability_table(settings)
     store = open_store(settings)
@@ -174,8 +181,8 @@ def _write_window(store: FeatureStore, fv: Any, path: Path, start: pd.Timestamp 
     missing = sorted(set(columns) - set(pq.read_schema(path).names))
     if missing:  # an offline table written before the feature existed
         raise UserError(f"{path.name} has no column {', '.join(missing)} (feature view "
-                        f"{fv.name}): run `regioncare ingest` again to rebuild the offline "
-                        "tables")
+                        f"{fv.name}): run `regioncare features rebuild` to rebuild the "
+                        "offline tables from the record stores")
     frame = pd.read_parquet(path, columns=columns, filters=bounds)
     inside = len(frame)
     frame = frame.sort_values("event_timestamp", kind="stable").drop_duplicates(keys,

@@ -199,6 +199,23 @@ def features_apply(as_json: bool = JsonOpt) -> None:
           "repo": str(s.feast_dir)}, as_json)
 
 
+@features_app.command("rebuild")
+def features_rebuild(as_json: bool = JsonOpt) -> None:
+    """Rebuild the offline tables from the hospitals' record stores (after an upgrade that
+    adds a table or a column), without ingesting the exports again."""
+    from features.offline import rebuild_offline_tables
+    from features.records import list_stores
+
+    s = settings()
+    if not list_stores(s.records_dir):
+        raise UserError(f"no record stores in {s.records_dir} (run `regioncare ingest` first)")
+    with progress(as_json, None, "rebuilding the offline tables") as step:
+        step("reading the record stores")
+        tables = rebuild_offline_tables(s)
+    emit({"tables": tables, "rows": sum(tables.values()), "offline": str(s.offline_dir)},
+         as_json)
+
+
 @features_app.command("materialize")
 def features_materialize(as_json: bool = JsonOpt) -> None:
     """Load rows newer than the last materialisation into the online store."""

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = [[], ["synth"], ["ingest"], ["features", "apply"], ["features", "materialize"],
+COMMANDS = [[], ["synth"], ["ingest"], ["features", "apply"], ["features", "rebuild"],
+            ["features", "materialize"],
             ["train", "referral"], ["train", "scheduling"], ["evaluate", "referral"],
             ["models", "list"], ["models", "promote"], ["models", "rollback"], ["up"],
             ["bench"]]
@@ -45,9 +46,10 @@ def test_synth_json_is_the_last_line(tmp_path: Path) -> None:
     ["synth", "--out", "x", "--as-of", "yesterday"],
     ["bench", "no_such_bench"],
     ["features", "apply"],  # nothing ingested yet
+    ["features", "rebuild", "--json"],  # no record stores yet
     ["train", "scheduling", "--json"],  # no appointment history yet
 ], ids=["missing-path", "bad-scale", "bad-date", "unknown-bench", "apply-before-ingest",
-        "train-scheduling-before-ingest"])
+        "rebuild-before-ingest", "train-scheduling-before-ingest"])
 def test_bad_input_exits_2_with_one_line(args: list[str], tmp_path: Path) -> None:
     result = run(args, tmp_path)
     assert result.returncode == 2, (result.stdout, result.stderr)

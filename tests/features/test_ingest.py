@@ -208,6 +208,27 @@ def test_reingest_is_idempotent(region, ingested):
                                      st.iter_records()]
 
 
+def test_rebuild_from_the_record_stores_after_an_upgrade(ingested, tmp_path):
+    """A home whose offline tables predate a table (continuity) rebuilds them from its record
+    stores, the same rows as its ingest wrote, and apply says so instead of failing later."""
+    import shutil
+
+    from features.offline import rebuild_offline_tables
+    from features.store import apply
+
+    settings, _ = ingested
+    old = make_settings(tmp_path / "home")
+    shutil.copytree(settings.records_dir, old.records_dir)  # with the region's _region.json
+    shutil.copytree(settings.offline_dir, old.offline_dir)
+    (Path(old.offline_dir) / "continuity.parquet").unlink()
+    with pytest.raises(UserError, match="continuity.parquet .*features rebuild"):
+        apply(old)
+    rows = rebuild_offline_tables(old)
+    assert rows == {name: len(df) for name, df in _parquets(settings).items()}
+    for name, df in _parquets(old).items():
+        pd.testing.assert_frame_equal(df, _parquets(settings)[name], obj=name)
+
+
 def test_oracle_maps_offline_referral_ids(region, ingested):
     out, _ = region
     settings, _ = ingested
