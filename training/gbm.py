@@ -6,6 +6,10 @@ and practitioner codes as categoricals), same split, same candidates: if it wins
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any
+
 import lightgbm as lgb
 import numpy as np
 
@@ -30,9 +34,11 @@ def matrix(es: EncodedSet, rows: np.ndarray, cand_idx: np.ndarray | None = None
 
 
 def fit(es: EncodedSet, rows: np.ndarray, *, seed: int, negatives: int = 40,
-        max_referrals: int | None = None) -> lgb.Booster:
+        max_referrals: int | None = None, threads: int = 2,
+        stop: threading.Event | None = None) -> lgb.Booster:
     """LambdaRank with the chosen target and ``negatives`` sampled others per referral
-    (uniform, without the target), on at most ``max_referrals`` referrals."""
+    (uniform, without the target), on at most ``max_referrals`` referrals. Setting ``stop``
+    ends the boosting at its next round with ``Cancelled``."""
     rng = np.random.default_rng(seed)
     rows = rows[es.target[rows] >= 0]
     if max_referrals and len(rows) > max_referrals:
@@ -57,8 +63,20 @@ def fit(es: EncodedSet, rows: np.ndarray, *, seed: int, negatives: int = 40,
               "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 20,
               "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1,
               "lambdarank_truncation_level": 20, "seed": seed, "deterministic": True,
-              "num_threads": 2, "verbose": -1, "max_cat_to_onehot": 8}
-    return lgb.train(params, train, num_boost_round=300)
+              "num_threads": threads, "verbose": -1, "max_cat_to_onehot": 8}
+    return lgb.train(params, train, num_boost_round=300,
+                     callbacks=[_stop_on(stop)] if stop is not None else None)
+
+
+class Cancelled(Exception):
+    """The fit was stopped from outside (its caller failed or was interrupted)."""
+
+
+def _stop_on(stop: threading.Event) -> Callable[[Any], None]:
+    def check(_env: Any) -> None:
+        if stop.is_set():
+            raise Cancelled
+    return check
 
 
 def score(booster: lgb.Booster, es: EncodedSet) -> np.ndarray:

@@ -4,13 +4,17 @@ batches are deterministic."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from models.referral import FeatureSpec, encode
 from models.referral.encoding import NUMERIC, fit_normalisation
 from tests.models.test_ranker_unit import candidates
+from training import gbm
 from training import referral_data as rd
 from training.referral import TrainConfig, _Batches
 
@@ -81,3 +85,16 @@ def test_sampled_batches_are_deterministic() -> None:
     query, cand, numeric, mask, logq = first
     assert numeric.shape[:2] == cand.shape[:2] == (2, 1 + rd.MAX_SEEN + 4)
     assert torch.isfinite(logq).all()
+
+
+def test_gbm_baseline_stops_when_asked() -> None:
+    """The gbm baseline fits beside the ranker; a failed or interrupted ranker stops it at
+    its next boosting round instead of waiting for all of them."""
+    spec, data = referral_set()
+    es = rd.encode_set(spec, data)
+    stop = threading.Event()
+    booster = gbm.fit(es, np.arange(2), seed=3, threads=1, stop=stop)
+    assert booster.num_trees() > 0
+    stop.set()
+    with pytest.raises(gbm.Cancelled):
+        gbm.fit(es, np.arange(2), seed=3, threads=1, stop=stop)
