@@ -54,6 +54,27 @@ NUMERIC_CANDIDATE_COLUMNS = tuple(c for c in CANDIDATE_COLUMNS if c not in (
     "practitioner_id", "institution_id", "specialty", "sub_specialty", "region"))
 
 
+def travel_limit(req: RecommendRequest, home_known: bool, distance: np.ndarray
+                 ) -> tuple[np.ndarray | None, list[str]]:
+    """Which candidates the patient's travel limit keeps (None: all), and a note saying so.
+    Without a known home region distance means nothing, so the limit is not applied."""
+    limit = req.max_travel_km
+    if limit is None:
+        return None, []
+    if not home_known:
+        return None, [f"travel limit {limit:g} km not applied: the patient's home region "
+                      "is unknown"]
+    within = np.asarray(distance) <= limit
+    return within, [f"{int((~within).sum())} of {len(within)} candidates are farther than "
+                    f"{limit:g} km and were left out"]
+
+
+def top_k(scores: np.ndarray, k: int, keep: np.ndarray | None) -> np.ndarray:
+    """The k best-scored candidates among those kept (ties: the earlier candidate)."""
+    order = np.argsort(-scores, kind="stable")
+    return (order if keep is None else order[keep[order]])[:k]
+
+
 def seen_practitioners(req: RecommendRequest, patient: dict[str, Any]) -> list[str]:
     """Continuity of care: specialists who took the patient on through the platform (sent
     by the API, most recent first), then those of the hospitals' own records (the
@@ -441,8 +462,12 @@ class ReferralPredictor:
         batch = encode(bundle.spec, [patient], [request], [cands])
         with torch.no_grad():
             scores = bundle.model(batch.query, batch.cand, batch.numeric)[0].numpy()
-        top = np.argsort(-scores, kind="stable")[: req.k]
-        contribs = contributions(bundle.model, batch, top)
+        distance = batch.raw[0, :, batch.names.index("distance_km")]
+        within, notes = travel_limit(req, patient.get("home_region") in bundle.spec.regions,
+                                     distance)
+        top = top_k(scores, req.k, within)
+        # (no candidate within a tight travel limit: an empty list, its note says why)
+        contribs = contributions(bundle.model, batch, top) if len(top) else []
         items = []
         for rank, i in enumerate(top):
             c = cands.columns
@@ -452,20 +477,24 @@ class ReferralPredictor:
                               names=batch.names)
                        for g in top_reasons(contribs[rank])]
             items.append(self._item(cands, int(i), float(scores[i]), reasons,
-                                    next_slot, float(batch.raw[0, i, 0])))
-        return RecommendResponse(model_version=version, degraded=False, items=items)
+                                    next_slot, float(distance[i])))
+        return RecommendResponse(model_version=version, degraded=False, items=items,
+                                 notes=notes)
 
     def _rule(self, req: RecommendRequest, patient: dict[str, Any], cands: CandidateTable,
               next_slot: np.ndarray, why: str) -> RecommendResponse:
         c = cands.columns
         lat, lon = float(c["lat"].mean()), float(c["lon"].mean())
+        home = None
         if self.bundle is not None:
-            lat, lon = self.bundle.spec.regions.get(str(patient.get("home_region")), (lat, lon))
+            home = self.bundle.spec.regions.get(str(patient.get("home_region")))
+            lat, lon = home or (lat, lon)
         scores = specialty_rule_scores(cands, diagnosis_code=req.diagnosis_code,
                                        origin_tier=req.origin_tier, patient_lat=lat,
                                        patient_lon=lon)
         distance = haversine_km(lat, lon, c["lat"], c["lon"])
-        top = np.argsort(-scores, kind="stable")[: req.k]
+        within, notes = travel_limit(req, home is not None, distance)
+        top = top_k(scores, req.k, within)
         items = []
         for i in top:
             specialty = str(c["specialty"][i]).replace("_", " ")
@@ -474,7 +503,7 @@ class ReferralPredictor:
             items.append(self._item(cands, int(i), float(scores[i]), reasons, next_slot,
                                     float(distance[i])))
         return RecommendResponse(model_version=None, degraded=True, degraded_reason=why,
-                                 items=items)
+                                 items=items, notes=notes)
 
     @staticmethod
     def _item(cands: CandidateTable, i: int, score: float, reasons: list[str],

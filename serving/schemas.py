@@ -16,6 +16,9 @@ class RecommendRequest(BaseModel):
     # Continuity of care: specialists who accepted this patient's earlier referrals, most
     # recent first (the API reads them from its referral records).
     seen_practitioners: list[str] = Field(default_factory=list, max_length=50)
+    # The patient's own limit: candidates farther from the patient's home region (the
+    # regional centroid, the finest place the platform keeps) are left out.
+    max_travel_km: float | None = Field(None, gt=0, le=5000)
 
 
 class RecommendItem(BaseModel):
@@ -33,6 +36,8 @@ class RecommendResponse(BaseModel):
     degraded: bool
     degraded_reason: str | None = None
     items: list[RecommendItem]
+    # What shaped the list beside the scores, e.g. candidates left out by the travel limit.
+    notes: list[str] = Field(default_factory=list)
 
 
 # -- the specialist scheduler (issue 6) -----------------------------------------------------

@@ -59,10 +59,15 @@ def read_referral(referral_id: str, db: DbSession, caller: CurrentUser) -> Refer
 @router.get("/{referral_id}/recommendations", response_model=RecommendationPage,
             responses={503: {"description": "the recommender is unreachable"}})
 def recommendations(referral_id: str, request: Request, db: DbSession, settings: SettingsDep,
-                    caller: CurrentUser, k: int = Query(10, ge=1, le=50)) -> RecommendationPage:
+                    caller: CurrentUser, k: int = Query(10, ge=1, le=50),
+                    max_km: float | None = Query(
+                        None, gt=0, le=5000,
+                        description="the patient's travel limit: specialists farther from "
+                                    "the patient's home region are left out")
+                    ) -> RecommendationPage:
     """Ranked practitioners for this referral, best first, from the registered model."""
     return service.recommendations(db=db, settings=settings, serving=request.app.state.serving,
-                                   caller=caller, referral_id=referral_id, k=k,
+                                   caller=caller, referral_id=referral_id, k=k, max_km=max_km,
                                    request_id=request.headers.get("X-Request-ID"))
 
 

@@ -87,3 +87,6 @@ class RecommendationPage(BaseModel):
     model_version: str | None
     degraded: bool
     items: list[RecommendItem]
+    notes: list[str] = Field(default_factory=list,
+                             description="what shaped the list beside the scores, e.g. "
+                                         "candidates left out by the travel limit")

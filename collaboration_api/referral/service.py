@@ -121,8 +121,8 @@ def detail(*, db: Session, referral: Referral) -> dict[str, Any]:
 
 
 def recommendations(*, db: Session, settings: Settings, serving: ServingClient, caller: Caller,
-                    referral_id: str, k: int = 10, request_id: str | None = None
-                    ) -> RecommendationPage:
+                    referral_id: str, k: int = 10, max_km: float | None = None,
+                    request_id: str | None = None) -> RecommendationPage:
     referral = workflow.load_visible(db, caller, FLOW, Referral, referral_id)
     if FLOW.side_of(caller, referral) != "origin" or not caller.has_role(*CLINICAL):
         audit.deny(db, caller, 403, "only the requesting clinicians see the suggestions",
@@ -132,7 +132,8 @@ def recommendations(*, db: Session, settings: Settings, serving: ServingClient, 
                            diagnosis_code=referral.diagnosis_code, urgency=referral.urgency,
                            origin_institution_id=referral.institution_id,
                            origin_tier=directory.institution_tier(referral.institution_id), k=k,
-                           seen_practitioners=seen_practitioners(db, referral))
+                           seen_practitioners=seen_practitioners(db, referral),
+                           max_travel_km=max_km)
     try:
         result = serving.recommend(req, request_id=request_id)
     except ServingUnavailable as exc:
@@ -146,7 +147,8 @@ def recommendations(*, db: Session, settings: Settings, serving: ServingClient, 
                  detail=f"model {result.model_version}, degraded={result.degraded}")
     db.commit()
     return RecommendationPage(referral_id=referral.id, model_version=result.model_version,
-                              degraded=result.degraded, items=result.items)
+                              degraded=result.degraded, items=result.items,
+                              notes=result.notes)
 
 
 def seen_practitioners(db: Session, referral: Referral, limit: int = 8) -> list[str]:

@@ -36,6 +36,14 @@ def test_choices_on_suggestions_are_stored_with_the_model_version(live, platform
         "reason": "NSTEMI"}).json()["id"]
     rec = client.get(f"/referrals/{rid}/recommendations", headers=clin)
     assert rec.status_code == 200, rec.text
+    # the patient's travel limit reaches the recommender; a limit below 0 is refused
+    near = client.get(f"/referrals/{rid}/recommendations", headers=clin,
+                      params={"max_km": 25})
+    assert near.status_code == 200, near.text
+    assert all(i["distance_km"] <= 25 for i in near.json()["items"])
+    assert "25 km" in near.json()["notes"][0]
+    assert client.get(f"/referrals/{rid}/recommendations", headers=clin,
+                      params={"max_km": -5}).status_code == 422
     version = platform.train["model_version"]
     assert rec.json()["model_version"] == version and not rec.json()["degraded"]
     top = rec.json()["items"][0]

@@ -160,6 +160,16 @@ def test_clinician_refers_a_patient_through_the_pages(
     assert "km" in first and "fits diagnosis" in page.inner_text("#rec-table")
     assert "2026" in first or "20" in first  # an earliest slot
     s.record("clinician-recommendations", mark)
+    # the patient's travel limit: a bad one is refused in the page, a wide one keeps all ten
+    # and the recommender says what it measured
+    page.fill("#max-km", "-3")
+    page.click("#rerank-btn")
+    page.wait_for_selector("#flash:has-text('5000')")
+    page.fill("#max-km", "5000")
+    page.click("#rerank-btn")
+    page.wait_for_selector("#rec-notes li")
+    assert "farther than 5000 km" in page.inner_text("#rec-notes")
+    assert rows.count() == 10
 
     schedulers = {a["institution"] for a in console.accounts if a["role"] == "scheduler"}
     target = None

@@ -73,6 +73,29 @@ def test_plain_predictor_degrades_to_the_rule_without_a_feature_store(platform) 
     assert all(i.reasons[0].startswith("rule:") for i in degraded.items)
 
 
+def test_travel_limit_leaves_out_farther_specialists(platform) -> None:  # type: ignore[no-untyped-def]
+    """The patient's travel limit keeps the ranking of those within it, on the model's path
+    and on the rule's, and says how many it left out."""
+    predictor = ReferralPredictor(platform.settings)
+    body = {**_body(platform), "k": 100}
+    free = predictor.recommend(RecommendRequest(**body))
+    limit = sorted(i.distance_km for i in free.items)[len(free.items) // 2] + 0.05
+    kept = predictor.recommend(RecommendRequest(**body, max_travel_km=limit))
+    assert not kept.degraded and kept.items
+    assert all(i.distance_km <= limit for i in kept.items)
+    near = [i.practitioner_id for i in free.items if i.distance_km <= limit]
+    assert [i.practitioner_id for i in kept.items][:len(near)] == near  # same order
+    assert "farther than" in kept.notes[0] and not free.notes
+    none = predictor.recommend(RecommendRequest(**body, max_travel_km=0.001))
+    assert none.items == [] and f"{len(predictor.candidates)} of " in none.notes[0]
+
+    predictor.store = None  # degraded: no patient row, so no home region to measure from
+    predictor.store_error = "online store unavailable"
+    rule = predictor.recommend(RecommendRequest(**body, max_travel_km=limit))
+    assert rule.degraded and len(rule.items) == 100
+    assert "not applied" in rule.notes[0]
+
+
 def test_continuity_from_the_records_is_read_online(platform) -> None:  # type: ignore[no-untyped-def]
     """The specialists who took a patient on in the hospitals' own records reach the
     ranker's continuity feature at serving time, after the platform's own ones."""

@@ -1,5 +1,6 @@
-/* New referral: patient, ICD-10 search (zh/en), urgency, reason -> POST /referrals ->
- * GET /referrals/{id}/recommendations -> choose one -> POST /referrals/{id}/choose. */
+/* New referral: patient, ICD-10 search (zh/en), urgency, travel limit, reason ->
+ * POST /referrals -> GET /referrals/{id}/recommendations[?max_km=] -> choose one ->
+ * POST /referrals/{id}/choose. */
 (function () {
   "use strict";
   const {t, api, el, $, clear, flash, errorText} = RC;
@@ -40,10 +41,27 @@
     } catch (err) { flash(errorText(err), "error"); }
   }
 
+  /* The patient's travel limit in km: null for none, NaN when it is not a valid one. */
+  function maxKm() {
+    const v = $("#max-km").value.trim();
+    if (!v) return null;
+    const n = Number(v);
+    return n >= 1 && n <= 5000 ? n : NaN;
+  }
+
+  async function loadRecs() {
+    const km = maxKm();
+    const rec = await api("/referrals/" + referral.id + "/recommendations" +
+      (km ? "?max_km=" + encodeURIComponent(km) : ""));
+    renderRecs(rec);
+  }
+
   function renderRecs(rec) {
     const body = clear($("#rec-table tbody"));
     $("#rec-meta").textContent = t("referral.rec_meta", {version: rec.model_version || "—"}) +
       (rec.degraded ? " · " + t("referral.degraded") : "");
+    clear($("#rec-notes")).append(...(rec.notes || []).map(n => el("li", {text: n})));
+    $("#rerank-btn").hidden = false;
     rec.items.forEach((item, i) => {
       const reasons = el("ul", {class: "reasons"}, item.reasons.map(r => el("li", {text: r})));
       const btn = el("button", {type: "button", class: "primary small", "data-practitioner": item.practitioner_id,
@@ -101,6 +119,10 @@
         if (first) { ev.preventDefault(); first.focus(); }
       }
     });
+    $("#rerank-btn").addEventListener("click", async () => {
+      if (Number.isNaN(maxKm())) { flash(t("referral.max_km_invalid"), "error"); $("#max-km").focus(); return; }
+      try { await loadRecs(); } catch (err) { flash(errorText(err), "error"); }
+    });
     $("#referral-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const f = ev.target;
@@ -109,14 +131,14 @@
       if (!data.patient_id || !data.diagnosis_code || !data.reason) {
         flash(t("referral.missing"), "error"); return;
       }
+      if (Number.isNaN(maxKm())) { flash(t("referral.max_km_invalid"), "error"); $("#max-km").focus(); return; }
       const btn = $("#create-btn");
       btn.disabled = true;
       try {
         referral = await api("/referrals", {body: data});
         flash(t("referral.created", {id: referral.id.slice(0, 8)}), "ok");
         $("#rec-meta").textContent = t("common.loading");
-        const rec = await api("/referrals/" + referral.id + "/recommendations");
-        renderRecs(rec);
+        await loadRecs();
         const first = $("#rec-table button");
         if (first) first.focus();
       } catch (err) {
