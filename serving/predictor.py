@@ -27,7 +27,7 @@ from models.referral import CandidateTable, encode
 from models.referral.encoding import CANDIDATE_COLUMNS, haversine_km
 from models.referral.explain import contributions, phrase, top_reasons
 from regioncare.settings import Settings
-from serving.schemas import RecommendItem, RecommendRequest, RecommendResponse
+from serving.schemas import RecommendItem, RecommendRequest, RecommendResponse, ShadowRanking
 from training.referral_data import (
     PATIENT_VIEW,
     PRACTITIONER_VIEW,
@@ -284,6 +284,8 @@ class ReferralPredictor:
         self._checked_at = 0.0
         self.version: str | None = None
         self.bundle: Any = None
+        self.shadow_version: str | None = None  # the challenger, scored in shadow
+        self.shadow_bundle: Any = None
         self.model_error: str | None = None
         self.store: Any = None
         self.store_error: str | None = None
@@ -339,7 +341,30 @@ class ReferralPredictor:
         except Exception as exc:
             self.model_error = f"model unavailable: {exc}"
             log.warning(self.model_error)
+        self._load_shadow()
         self._checked_at = time.monotonic()
+
+    def _load_shadow(self) -> None:
+        """Follow the challenger alias where it is not the champion; a challenger that
+        cannot be loaded only stops the shadow, never the answers."""
+        from training.registry import CHALLENGER, alias_version, load_alias
+
+        name = self.settings.referral_model_name
+        try:
+            version = (alias_version(self.settings, name, CHALLENGER)
+                       if self.settings.shadow_scoring else None)
+            if version is None or version == self.version:
+                with self._lock:
+                    self.shadow_bundle, self.shadow_version = None, None
+            elif version != self.shadow_version:
+                loaded = load_alias(self.settings, name, CHALLENGER)
+                with self._lock:
+                    self.shadow_bundle, self.shadow_version = loaded.bundle, loaded.version
+                log.info("scoring %s version %s in shadow", name, loaded.version)
+        except Exception as exc:
+            with self._lock:
+                self.shadow_bundle, self.shadow_version = None, None
+            log.warning("challenger not scored in shadow: %s", exc)
 
     def maybe_reload(self) -> None:
         """Follow the champion alias: promotion or rollback reaches serving within seconds.
@@ -436,6 +461,7 @@ class ReferralPredictor:
         with self._lock:
             bundle, version, cands, next_slot = (self.bundle, self.version, self.candidates,
                                                  self.next_slot)
+            shadow = (self.shadow_bundle, self.shadow_version)
         if cands is None or len(cands) == 0:
             raise RuntimeError("no candidates loaded")
         degraded_reason = None
@@ -450,12 +476,12 @@ class ReferralPredictor:
         if bundle is None:
             degraded_reason = degraded_reason or self.model_error or "no model"
         if degraded_reason is None:
-            return self._rank(bundle, version, patient, req, cands, next_slot)
+            return self._rank(bundle, version, patient, req, cands, next_slot, shadow)
         return self._rule(req, patient, cands, next_slot, degraded_reason)
 
     def _rank(self, bundle: Any, version: str | None, patient: dict[str, Any],
-              req: RecommendRequest, cands: CandidateTable, next_slot: np.ndarray
-              ) -> RecommendResponse:
+              req: RecommendRequest, cands: CandidateTable, next_slot: np.ndarray,
+              shadow: tuple[Any, str | None] = (None, None)) -> RecommendResponse:
         request = {"diagnosis_code": req.diagnosis_code, "urgency": req.urgency,
                    "origin_tier": req.origin_tier}
         patient = {**patient, "seen_practitioners": seen_practitioners(req, patient)}
@@ -479,7 +505,28 @@ class ReferralPredictor:
             items.append(self._item(cands, int(i), float(scores[i]), reasons,
                                     next_slot, float(distance[i])))
         return RecommendResponse(model_version=version, degraded=False, items=items,
-                                 notes=notes)
+                                 notes=notes,
+                                 shadow=self._shadow(shadow, patient, request, req.k, cands,
+                                                     within))
+
+    @staticmethod
+    def _shadow(shadow: tuple[Any, str | None], patient: dict[str, Any],
+                request: dict[str, Any], k: int, cands: CandidateTable,
+                within: np.ndarray | None) -> ShadowRanking | None:
+        """The challenger's top k of the same candidates under the same travel limit."""
+        bundle, version = shadow
+        if bundle is None or version is None:
+            return None
+        try:
+            batch = encode(bundle.spec, [patient], [request], [cands])
+            with torch.no_grad():
+                scores = bundle.model(batch.query, batch.cand, batch.numeric)[0].numpy()
+            ids = cands.columns["practitioner_id"]
+            return ShadowRanking(model_version=version,
+                                 practitioner_ids=[str(ids[i]) for i in top_k(scores, k, within)])
+        except Exception as exc:  # the champion's answer stands without it
+            log.warning("shadow scoring with version %s failed: %s", version, exc)
+            return None
 
     def _rule(self, req: RecommendRequest, patient: dict[str, Any], cands: CandidateTable,
               next_slot: np.ndarray, why: str) -> RecommendResponse:

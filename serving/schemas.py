@@ -31,6 +31,14 @@ class RecommendItem(BaseModel):
     distance_km: float
 
 
+class ShadowRanking(BaseModel):
+    """The challenger's ranking of the same request: logged beside the champion's, for
+    comparison before a promotion; never shown to the clinician."""
+
+    model_version: str
+    practitioner_ids: list[str]
+
+
 class RecommendResponse(BaseModel):
     model_version: str | None
     degraded: bool
@@ -38,6 +46,7 @@ class RecommendResponse(BaseModel):
     items: list[RecommendItem]
     # What shaped the list beside the scores, e.g. candidates left out by the travel limit.
     notes: list[str] = Field(default_factory=list)
+    shadow: ShadowRanking | None = None
 
 
 # -- the specialist scheduler (issue 6) -----------------------------------------------------

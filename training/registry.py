@@ -145,12 +145,17 @@ def load_alias(settings: Settings, name: str, alias: str = CHAMPION, *,
 
 
 def champion_version(settings: Settings, name: str) -> str | None:
+    return alias_version(settings, name, CHAMPION)
+
+
+def alias_version(settings: Settings, name: str, alias: str) -> str | None:
+    """The version an alias points at (None: no such alias or model)."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     configure(settings)
     try:
-        return str(MlflowClient().get_model_version_by_alias(name, CHAMPION).version)
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
 

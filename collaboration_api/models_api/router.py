@@ -40,6 +40,17 @@ def list_models(caller: CurrentUser, settings: SettingsDep, db: DbSession) -> di
     return service.overview(settings=settings, db=db, name=settings.referral_model_name)
 
 
+@router.get("/{name}/shadow")
+def shadow(name: str, caller: CurrentUser, settings: SettingsDep, db: DbSession) -> dict:
+    """The challenger scored in shadow beside the champion on the same live requests: how
+    often their top choices agree, their overlap, and how each ranked the specialist the
+    clinician chose (which favours the champion, whose list the clinician saw)."""
+    _check(caller)
+    if name != settings.referral_model_name:
+        raise Problem(404, "Not found", f"no shadow scoring for model {name}")
+    return {"name": name, **service.shadow_report(db=db)}
+
+
 @router.post("/{name}/promote", response_model=AliasMoved, responses=responses(422))
 def promote(name: str, data: Promote, caller: CurrentUser, settings: SettingsDep) -> AliasMoved:
     """Point `champion` at a version; serving follows within seconds."""

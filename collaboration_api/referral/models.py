@@ -50,6 +50,9 @@ class RecommendationLog(Base):
     model_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
     degraded: Mapped[bool] = mapped_column(default=False)
     items: Mapped[list] = mapped_column(JSON)
+    # The challenger's ranking of the same request ({model_version, practitioner_ids}),
+    # where one was scored in shadow; never shown to the clinician.
+    shadow: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -140,7 +140,8 @@ def recommendations(*, db: Session, settings: Settings, serving: ServingClient, 
         raise Problem(503, "Recommender unavailable", str(exc)) from exc
     db.add(RecommendationLog(referral_id=referral.id, model_version=result.model_version,
                              degraded=result.degraded,
-                             items=[i.model_dump(mode="json") for i in result.items]))
+                             items=[i.model_dump(mode="json") for i in result.items],
+                             shadow=result.shadow.model_dump() if result.shadow else None))
     audit.record(db, caller, action="E", subtype="referral.recommendations",
                  entity_type="ServiceRequest", entity_id=referral.id,
                  patient_ref=referral.patient_ref, entity_institution=referral.institution_id,

@@ -91,3 +91,55 @@ def test_choices_on_suggestions_are_stored_with_the_model_version(live, platform
                        json={"practitioner_id": pick["practitioner_id"]}).status_code == 200
     d = client.get(f"/consults/{cid}", headers=clin).json()["decisions"][0]
     assert (d["suggested"], d["rank"], d["model_version"]) == (True, 2, version)
+
+
+def test_challenger_in_shadow_is_compared_on_the_clinicians_choices(live, platform) -> None:  # type: ignore[no-untyped-def]
+    """Serving scores the challenger beside the champion; the API logs its ranking unseen
+    and the models API compares the two on the specialists that clinicians chose."""
+    import time
+
+    import mlflow
+
+    from benchmarks.recommend import register_copy_of_champion
+    from training import registry
+
+    client, accounts, login = live
+    settings = platform.settings
+    name = settings.referral_model_name
+    clin = login(next(a for k, a in accounts.items() if k.startswith("clinician@")))
+    admin = login(next(a for k, a in accounts.items() if k.startswith("admin@")))
+    champion, copy = register_copy_of_champion(settings)
+    earlier = registry.alias_version(settings, name, registry.CHALLENGER)
+    mlflow.MlflowClient().set_registered_model_alias(name, registry.CHALLENGER, copy)
+    try:
+        patient = client.get("/patients", params={"limit": 1}, headers=clin).json()["items"][0]
+        rid = client.post("/referrals", headers=clin, json={
+            "patient_id": patient["id"], "diagnosis_code": "J44.1", "urgency": "routine",
+            "reason": "COPD exacerbations"}).json()["id"]
+
+        def pair() -> dict | None:
+            report = client.get(f"/models/{name}/shadow", headers=admin)
+            assert report.status_code == 200, report.text
+            return next((p for p in report.json()["pairs"] if p["challenger"] == copy), None)
+
+        deadline = time.monotonic() + 30  # the replicas follow the alias within seconds
+        while True:
+            rec = client.get(f"/referrals/{rid}/recommendations", headers=clin)
+            assert rec.status_code == 200 and "shadow" not in rec.json()  # never shown
+            if pair() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(1.0)
+        top = rec.json()["items"][0]
+        assert client.post(f"/referrals/{rid}/choose", headers=clin,
+                           json={"practitioner_id": top["practitioner_id"]}).status_code == 200
+        got = pair()
+        assert got is not None, "serving never scored the challenger in shadow"
+        assert got["champion"] == champion and got["requests"] >= 1
+        # the copy has the champion's weights: full agreement, the same rank for the choice
+        assert got["top1_agreement"] == got["overlap_at_k"] == 1.0
+        assert got["chosen"] == 1 and got["champion_mrr"] == got["challenger_mrr"] == 1.0
+        assert client.get(f"/models/{name}/shadow", headers=clin).status_code == 403
+        assert client.get("/models/no-such-model/shadow", headers=admin).status_code == 404
+    finally:  # other tests' aliases as they were
+        mlflow.MlflowClient().set_registered_model_alias(name, registry.CHALLENGER,
+                                                         earlier or champion)

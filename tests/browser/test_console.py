@@ -520,6 +520,9 @@ def test_data_scientist_compares_promotes_and_rolls_back(
     )
     assert "版本 " + str(v2.version) in page.inner_text("#m-challenger")
     assert page.locator("#m-table tbody tr").count() >= 4  # model, baselines, oracle
+    page.wait_for_selector("#m-shadow tbody tr")  # pairs scored in shadow, or "none yet"
+    shadow = console.api("GET", f"/models/{name}/shadow", s.account["username"]).json()
+    assert page.locator("#m-shadow tbody tr[data-challenger]").count() == len(shadow["pairs"])
     assert page.get_attribute("#m-mlflow", "href").startswith("http")
 
     mark = console.timed.mark()

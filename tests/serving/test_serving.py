@@ -96,6 +96,37 @@ def test_travel_limit_leaves_out_farther_specialists(platform) -> None:  # type:
     assert "not applied" in rule.notes[0]
 
 
+def test_challenger_is_scored_in_shadow(platform) -> None:  # type: ignore[no-untyped-def]
+    """A challenger that is not the champion ranks every request beside it, unseen; the
+    champion's answer is the same with or without it."""
+    import mlflow
+
+    settings = platform.settings
+    name = settings.referral_model_name
+    champion, copy = register_copy_of_champion(settings)
+    earlier = registry.alias_version(settings, name, registry.CHALLENGER)
+    req = RecommendRequest(**_body(platform))
+    client = mlflow.MlflowClient()
+    try:
+        client.set_registered_model_alias(name, registry.CHALLENGER, champion)
+        before = ReferralPredictor(settings).recommend(req)
+        assert before.shadow is None  # a challenger that is the champion: nothing to compare
+        client.set_registered_model_alias(name, registry.CHALLENGER, copy)
+        predictor = ReferralPredictor(settings)
+        out = predictor.recommend(req)
+        assert out.model_version == champion and out.items == before.items
+        assert out.shadow is not None and out.shadow.model_version == copy
+        # the copy has the champion's weights: the same ranking
+        assert out.shadow.practitioner_ids == [i.practitioner_id for i in out.items]
+        off = ReferralPredictor(settings.model_copy(update={"shadow_scoring": False}))
+        assert off.recommend(req).shadow is None
+        client.set_registered_model_alias(name, registry.CHALLENGER, champion)
+        predictor._load_model()
+        assert predictor.recommend(req).shadow is None
+    finally:  # other tests' aliases as they were
+        client.set_registered_model_alias(name, registry.CHALLENGER, earlier or champion)
+
+
 def test_continuity_from_the_records_is_read_online(platform) -> None:  # type: ignore[no-untyped-def]
     """The specialists who took a patient on in the hospitals' own records reach the
     ranker's continuity feature at serving time, after the platform's own ones."""

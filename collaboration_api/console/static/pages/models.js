@@ -1,5 +1,6 @@
 /* Models: champion and challenger side by side (metrics vs baselines, subgroup gaps,
- * acceptance in production), versions, promote and roll back with confirmation (GET /models,
+ * acceptance in production), the challenger scored in shadow on live requests, versions,
+ * promote and roll back with confirmation (GET /models, GET /models/{name}/shadow,
  * POST /models/{name}/promote, POST /models/{name}/rollback). */
 (function () {
   "use strict";
@@ -39,6 +40,21 @@
     for (const [name, m] of rows) body.append(el("tr", {}, el("th", {scope: "row", text: name}), ...KEYS.map(k => el("td", {text: fmtNum(m[k])}))));
     RCCharts.groupedBars($("#m-chart"), {groups: KEYS.map(k => k.toUpperCase()),
       series: rows.map(([name, m]) => ({name, values: KEYS.map(k => m[k] || 0)})), max: 1});
+  }
+
+  function shadow(report) {
+    const body = clear($("#m-shadow tbody"));
+    if (!report.pairs.length) {
+      body.append(el("tr", {}, el("td", {colspan: "7", class: "muted", text: t("models.shadow_none")})));
+      return;
+    }
+    for (const p of report.pairs) {
+      body.append(el("tr", {"data-challenger": p.challenger},
+        el("td", {text: "v" + p.champion}), el("td", {text: "v" + p.challenger}),
+        el("td", {text: String(p.requests)}), el("td", {text: fmtPct(p.top1_agreement)}),
+        el("td", {text: fmtPct(p.overlap_at_k)}), el("td", {text: String(p.chosen)}),
+        el("td", {text: fmtNum(p.champion_mrr) + " / " + fmtNum(p.challenger_mrr)})));
+    }
   }
 
   function confirmThen(text, action) {
@@ -90,6 +106,7 @@
     versions();
     $("#m-mlflow").href = data.links.mlflow_ui;
     $("#m-ray").href = data.links.ray_dashboard;
+    shadow(await api("/models/" + encodeURIComponent(data.name) + "/shadow"));
   }
 
   document.addEventListener("DOMContentLoaded", async () => {
