@@ -274,31 +274,52 @@ def ranking_report(scores: np.ndarray, targets: np.ndarray, groups: pd.DataFrame
         rel[t] = 1.0
         for name, value in query_metrics(s, rel).items():
             per_query[name].append(value)
-    report: dict[str, Any] = {}
-    for name in METRICS:
-        stats = mean_with_ci(np.asarray(per_query[name]), seed=seed)
-        report[name] = round(stats["mean"], 4)
-        report[f"{name}_ci95"] = [round(stats["ci_low"], 4), round(stats["ci_high"], 4)]
-    calibration = calibration_error(scores, targets, seed=seed)
-    report["calibration_error"] = round(calibration["mean"], 4)
-    report["calibration_error_ci95"] = [round(calibration["ci_low"], 4),
-                                        round(calibration["ci_high"], 4)]
+    values = {name: np.asarray(v) for name, v in per_query.items()}
+    report = _metric_block(values, scores, np.asarray(targets), seed=seed)
     if groups is not None:
-        ndcg = np.asarray(per_query["ndcg@10"])
+        ndcg = values["ndcg@10"]
         gaps, means = {}, {}
         for col in SUBGROUPS:
             means[col] = {str(v): round(float(ndcg[(groups[col] == v).to_numpy()].mean()), 4)
                           for v in sorted(groups[col].unique(), key=str)
                           if (groups[col] == v).sum() >= MIN_SUBGROUP}
-            values = list(means[col].values())
-            gaps[col] = round(max(values) - min(values), 4) if len(values) > 1 else 0.0
+            kept = list(means[col].values())
+            gaps[col] = round(max(kept) - min(kept), 4) if len(kept) > 1 else 0.0
         report["subgroup_ndcg@10"] = means
         report["subgroup_gaps_ndcg@10"] = gaps
         report["subgroup_max_gap_ndcg@10"] = max(gaps.values()) if gaps else 0.0
         low, high = max_gap_interval(ndcg, groups, means, seed=seed)
         report["subgroup_max_gap_ndcg@10_ci95"] = [round(low, 4), round(high, 4)]
+        # Every metric per subgroup, with its interval, and each metric's largest gap.
+        blocks = {col: {v: _metric_block({m: x[mask] for m, x in values.items()},
+                                         scores[mask], np.asarray(targets)[mask], seed=seed)
+                        for v in means[col]
+                        for mask in [(groups[col].astype(str) == v).to_numpy()]}
+                  for col in SUBGROUPS}
+        report["subgroups"] = blocks
+        report["subgroup_max_gaps"] = {
+            m: round(max((max(b[m] for b in by.values()) - min(b[m] for b in by.values())
+                          for by in blocks.values() if len(by) > 1), default=0.0), 4)
+            for m in (*METRICS, "calibration_error")}
     report["queries"] = len(targets)
     return report
+
+
+def _metric_block(values: dict[str, np.ndarray], scores: np.ndarray, targets: np.ndarray,
+                  *, seed: int) -> dict[str, Any]:
+    """Each metric's mean over the queries with its 95% bootstrap interval, and the
+    calibration error of their top-10 probabilities."""
+    block: dict[str, Any] = {}
+    for name in METRICS:
+        stats = mean_with_ci(values[name], seed=seed)
+        block[name] = round(stats["mean"], 4)
+        block[f"{name}_ci95"] = [round(stats["ci_low"], 4), round(stats["ci_high"], 4)]
+    calibration = calibration_error(scores, targets, seed=seed)
+    block["calibration_error"] = round(calibration["mean"], 4)
+    block["calibration_error_ci95"] = [round(calibration["ci_low"], 4),
+                                       round(calibration["ci_high"], 4)]
+    block["queries"] = len(targets)
+    return block
 
 
 def max_gap_interval(ndcg: np.ndarray, groups: pd.DataFrame,
@@ -560,11 +581,29 @@ def model_card(config: TrainConfig, metrics: dict[str, Any], n_train: int, n_tes
         "## Metrics on held-out referrals", "", "```json",
         json.dumps({k: metrics[k] for k in ("model", "baselines", "oracle") if k in metrics},
                    indent=2), "```", "",
+        *_subgroup_table(metrics.get("model", {})),
         "## Training configuration", "", "```json", json.dumps(config.__dict__, indent=2),
         "```", "",
         "Intended use: decision support for referring clinicians; the clinician chooses.",
     ]
     return "\n".join(lines)
+
+
+def _subgroup_table(model: dict[str, Any]) -> list[str]:
+    """The model's held-out metrics per subgroup as a markdown table (with 95% intervals)."""
+    if not model.get("subgroups"):
+        return []
+    lines = ["## Per subgroup (held-out)", "",
+             "| subgroup | referrals | NDCG@10 [95% CI] | MRR | hit@5 | calibration error |",
+             "| --- | ---: | --- | ---: | ---: | ---: |"]
+    for col, by in model["subgroups"].items():
+        for value, b in by.items():
+            low, high = b["ndcg@10_ci95"]
+            lines.append(f"| {col} {value} | {b['queries']} | {b['ndcg@10']:.3f} "
+                         f"[{low:.3f}, {high:.3f}] | {b['mrr']:.3f} | {b['hit@5']:.3f} | "
+                         f"{b['calibration_error']:.4f} |")
+    gaps = ", ".join(f"{m} {v}" for m, v in model.get("subgroup_max_gaps", {}).items())
+    return [*lines, "", f"Largest gap between subgroups of one attribute: {gaps}.", ""]
 
 
 def evaluate_region(settings: Settings, region: Path, *, seed: int = 7,

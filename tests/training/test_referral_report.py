@@ -56,3 +56,20 @@ def test_subgroup_names_are_valid_mlflow_keys() -> None:
     names = flat_metrics({"model": report})
     assert "model.subgroup_ndcg_at_10.age_band.90_" in names
     assert all(set(k) <= set(string.ascii_letters + string.digits + "_.-/: ") for k in names)
+
+
+def test_every_metric_is_reported_per_subgroup_with_its_largest_gap() -> None:
+    n, c = 400, 20
+    groups = _groups(n)
+    hard = groups["origin_tier"].to_numpy() == 2
+    scores = np.tile(-np.arange(c, dtype=float), (n, 1))
+    scores[hard, 0] = -4.5  # the target 5th in the second half, 1st in the first
+    report = ranking_report(scores, np.zeros(n, int), groups, seed=0)
+    tiers = report["subgroups"]["origin_tier"]
+    assert set(tiers) == {"1", "2"} and tiers["1"]["queries"] == tiers["2"]["queries"] == 200
+    assert tiers["1"]["mrr"] == 1.0 and tiers["2"]["mrr"] == 0.2
+    assert tiers["2"]["hit@5"] == 1.0 and tiers["2"]["mrr_ci95"] == [0.2, 0.2]
+    assert report["subgroup_max_gaps"]["mrr"] == 0.8
+    assert report["subgroup_max_gaps"]["ndcg@10"] == report["subgroup_max_gap_ndcg@10"]
+    assert report["subgroups"]["sex"]["female"]["ndcg@10"] == report["ndcg@10"]
+    assert "model.subgroups.age_band.90_.calibration_error" in flat_metrics({"model": report})
