@@ -325,10 +325,12 @@ class ReferralPredictor:
             log.warning("online store lookup at start-up failed: %s", exc)
 
     def _load_model(self) -> None:
-        from training.registry import champion_version, load_alias
+        from training.registry import CHALLENGER, CHAMPION, aliases, load_alias
 
+        pointers: dict[str, str] = {}  # champion and challenger, from one registry read
         try:
-            version = champion_version(self.settings, self.settings.referral_model_name)
+            pointers = aliases(self.settings, self.settings.referral_model_name)
+            version = pointers.get(CHAMPION)
             if version is None:
                 raise LookupError("no champion registered")
             if version != self.version:
@@ -341,18 +343,16 @@ class ReferralPredictor:
         except Exception as exc:
             self.model_error = f"model unavailable: {exc}"
             log.warning(self.model_error)
-        self._load_shadow()
+        self._load_shadow(pointers.get(CHALLENGER) if self.settings.shadow_scoring else None)
         self._checked_at = time.monotonic()
 
-    def _load_shadow(self) -> None:
+    def _load_shadow(self, version: str | None) -> None:
         """Follow the challenger alias where it is not the champion; a challenger that
         cannot be loaded only stops the shadow, never the answers."""
-        from training.registry import CHALLENGER, alias_version, load_alias
+        from training.registry import CHALLENGER, load_alias
 
         name = self.settings.referral_model_name
         try:
-            version = (alias_version(self.settings, name, CHALLENGER)
-                       if self.settings.shadow_scoring else None)
             if version is None or version == self.version:
                 with self._lock:
                     self.shadow_bundle, self.shadow_version = None, None

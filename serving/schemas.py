@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+MAX_TRAVEL_KM = 5000.0  # a patient's travel limit beyond this is a typing error
+
 
 class RecommendRequest(BaseModel):
     patient_id: str = Field(description="Regional pseudonymous patient id")
@@ -18,7 +20,7 @@ class RecommendRequest(BaseModel):
     seen_practitioners: list[str] = Field(default_factory=list, max_length=50)
     # The patient's own limit: candidates farther from the patient's home region (the
     # regional centroid, the finest place the platform keeps) are left out.
-    max_travel_km: float | None = Field(None, gt=0, le=5000)
+    max_travel_km: float | None = Field(None, gt=0, le=MAX_TRAVEL_KM)
 
 
 class RecommendItem(BaseModel):

@@ -277,32 +277,35 @@ def ranking_report(scores: np.ndarray, targets: np.ndarray, groups: pd.DataFrame
     values = {name: np.asarray(v) for name, v in per_query.items()}
     report = _metric_block(values, scores, np.asarray(targets), seed=seed)
     if groups is not None:
-        ndcg = values["ndcg@10"]
-        gaps, means = {}, {}
+        # Every metric per subgroup (those of MIN_SUBGROUP queries or more), with its
+        # interval; NDCG@10's figures, the bar's, also stand on their own.
+        blocks: dict[str, dict[str, dict[str, Any]]] = {}
         for col in SUBGROUPS:
-            means[col] = {str(v): round(float(ndcg[(groups[col] == v).to_numpy()].mean()), 4)
-                          for v in sorted(groups[col].unique(), key=str)
-                          if (groups[col] == v).sum() >= MIN_SUBGROUP}
-            kept = list(means[col].values())
-            gaps[col] = round(max(kept) - min(kept), 4) if len(kept) > 1 else 0.0
+            known = groups[col].notna().to_numpy()
+            labels = groups[col].astype(str).to_numpy()
+            blocks[col] = {v: _metric_block({m: x[mask] for m, x in values.items()},
+                                            scores[mask], np.asarray(targets)[mask], seed=seed)
+                           for v in sorted(set(labels[known]))
+                           for mask in [known & (labels == v)] if mask.sum() >= MIN_SUBGROUP}
+        means = {col: {v: b["ndcg@10"] for v, b in by.items()} for col, by in blocks.items()}
+        gaps = {col: _gap(by, "ndcg@10") for col, by in blocks.items()}
         report["subgroup_ndcg@10"] = means
         report["subgroup_gaps_ndcg@10"] = gaps
         report["subgroup_max_gap_ndcg@10"] = max(gaps.values()) if gaps else 0.0
-        low, high = max_gap_interval(ndcg, groups, means, seed=seed)
+        low, high = max_gap_interval(values["ndcg@10"], groups, means, seed=seed)
         report["subgroup_max_gap_ndcg@10_ci95"] = [round(low, 4), round(high, 4)]
-        # Every metric per subgroup, with its interval, and each metric's largest gap.
-        blocks = {col: {v: _metric_block({m: x[mask] for m, x in values.items()},
-                                         scores[mask], np.asarray(targets)[mask], seed=seed)
-                        for v in means[col]
-                        for mask in [(groups[col].astype(str) == v).to_numpy()]}
-                  for col in SUBGROUPS}
         report["subgroups"] = blocks
         report["subgroup_max_gaps"] = {
-            m: round(max((max(b[m] for b in by.values()) - min(b[m] for b in by.values())
-                          for by in blocks.values() if len(by) > 1), default=0.0), 4)
+            m: max(_gap(by, m) for by in blocks.values())
             for m in (*METRICS, "calibration_error")}
     report["queries"] = len(targets)
     return report
+
+
+def _gap(by_value: dict[str, dict[str, Any]], metric: str) -> float:
+    """Best minus worst subgroup of one attribute in ``metric`` (0 with fewer than two)."""
+    values = [b[metric] for b in by_value.values()]
+    return round(max(values) - min(values), 4) if len(values) > 1 else 0.0
 
 
 def _metric_block(values: dict[str, np.ndarray], scores: np.ndarray, targets: np.ndarray,

@@ -150,14 +150,21 @@ def champion_version(settings: Settings, name: str) -> str | None:
 
 def alias_version(settings: Settings, name: str, alias: str) -> str | None:
     """The version an alias points at (None: no such alias or model)."""
+    return aliases(settings, name).get(alias)
+
+
+def aliases(settings: Settings, name: str) -> dict[str, str]:
+    """Every alias of a registered model and its version, in one registry read ({}: no
+    such model)."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     configure(settings)
     try:
-        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+        found = MlflowClient().get_registered_model(name).aliases or {}
     except MlflowException:
-        return None
+        return {}
+    return {alias: str(version) for alias, version in found.items()}
 
 
 def list_versions(settings: Settings, name: str) -> list[dict[str, Any]]:
@@ -167,12 +174,11 @@ def list_versions(settings: Settings, name: str) -> list[dict[str, Any]]:
     client = MlflowClient()
     versions = client.search_model_versions(f"name='{name}'")
     # search_model_versions leaves the aliases out; the registered model carries them.
-    aliases: dict[str, list[str]] = {}
-    if versions:
-        for alias, version in client.get_registered_model(name).aliases.items():
-            aliases.setdefault(str(version), []).append(alias)
+    by_version: dict[str, list[str]] = {}
+    for alias, version in (aliases(settings, name) if versions else {}).items():
+        by_version.setdefault(version, []).append(alias)
     return [{"version": str(mv.version), "run_id": mv.run_id,
-             "aliases": sorted(aliases.get(str(mv.version), [])),
+             "aliases": sorted(by_version.get(str(mv.version), [])),
              "created": mv.creation_timestamp}
             for mv in sorted(versions, key=lambda v: int(v.version))]
 

@@ -24,8 +24,7 @@ def overview(*, settings: Settings, db: Session, name: str) -> dict[str, Any]:
 
     try:
         versions = registry.list_versions(settings, name)
-        # search_model_versions leaves aliases out: read them off the registered model
-        aliases = {a: str(v) for a, v in _registered_aliases(name).items()}
+        aliases = registry.aliases(settings, name)
     except MlflowException:
         versions, aliases = [], {}
     accepted = _acceptance(db)
@@ -46,12 +45,6 @@ def overview(*, settings: Settings, db: Session, name: str) -> dict[str, Any]:
             "ray_dashboard": getattr(settings, "ray_dashboard_url", None) or RAY_DASHBOARD,
         },
     }
-
-
-def _registered_aliases(name: str) -> dict[str, str]:
-    from mlflow import MlflowClient
-
-    return dict(MlflowClient().get_registered_model(name).aliases or {})
 
 
 @functools.lru_cache(maxsize=256)

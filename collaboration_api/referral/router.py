@@ -20,6 +20,7 @@ from collaboration_api.referral.schemas import (
     ReferralRead,
 )
 from collaboration_api.workflow.schemas import ChoosePractitioner, Decline, Note, ScheduleVisit
+from serving.schemas import MAX_TRAVEL_KM
 
 router = APIRouter(prefix="/referrals", tags=["referral"],
                    responses=responses(401, 403, 404, 429))
@@ -61,7 +62,7 @@ def read_referral(referral_id: str, db: DbSession, caller: CurrentUser) -> Refer
 def recommendations(referral_id: str, request: Request, db: DbSession, settings: SettingsDep,
                     caller: CurrentUser, k: int = Query(10, ge=1, le=50),
                     max_km: float | None = Query(
-                        None, gt=0, le=5000,
+                        None, gt=0, le=MAX_TRAVEL_KM,
                         description="the patient's travel limit: specialists farther from "
                                     "the patient's home region are left out")
                     ) -> RecommendationPage:
