@@ -266,15 +266,21 @@ def baseline_scores(spec: FeatureSpec, data: rd.ReferralSet, rows: np.ndarray
     return {"popularity": np.stack(pop), "specialty_rule": np.stack(rule)}
 
 
-def ranking_report(scores: np.ndarray, targets: np.ndarray, groups: pd.DataFrame | None,
-                   *, seed: int) -> dict[str, Any]:
+def per_query_metrics(scores: np.ndarray, targets: np.ndarray) -> dict[str, np.ndarray]:
+    """Each metric of each query (one relevant candidate per query, the chosen one)."""
     per_query: dict[str, list[float]] = {m: [] for m in METRICS}
     for s, t in zip(scores, targets, strict=True):
         rel = np.zeros(len(s))
         rel[t] = 1.0
         for name, value in query_metrics(s, rel).items():
             per_query[name].append(value)
-    values = {name: np.asarray(v) for name, v in per_query.items()}
+    return {name: np.asarray(v) for name, v in per_query.items()}
+
+
+def ranking_report(scores: np.ndarray, targets: np.ndarray, groups: pd.DataFrame | None,
+                   *, seed: int, values: dict[str, np.ndarray] | None = None
+                   ) -> dict[str, Any]:
+    values = per_query_metrics(scores, targets) if values is None else values
     report = _metric_block(values, scores, np.asarray(targets), seed=seed)
     if groups is not None:
         # Every metric per subgroup (those of MIN_SUBGROUP queries or more), with its
@@ -395,17 +401,25 @@ def evaluate_all(settings: Settings, data: rd.ReferralSet, spec: FeatureSpec,
         from training import gbm as gbm_baseline
 
         baselines["gbm"] = gbm_baseline.score(gbm, encoded)
+    model_scores = score_model(model, encoded)
+    model_values = per_query_metrics(model_scores, targets)
     metrics: dict[str, Any] = {
-        "model": ranking_report(score_model(model, encoded), targets, groups, seed=seed),
+        "model": ranking_report(model_scores, targets, groups, seed=seed, values=model_values),
         "baselines": {name: ranking_report(s, targets, None, seed=seed)
                       for name, s in baselines.items()},
     }
     oracle = oracle_scores(settings, data, rows, oracle_dir)
     if oracle is not None:
         # With its subgroup gaps: the part of a gap that the data themselves hold.
-        metrics["oracle"] = ranking_report(oracle, targets, groups, seed=seed)
-        metrics["model"]["subgroup_max_gap_vs_oracle"] = gap_vs_oracle(metrics["model"],
-                                                                       metrics["oracle"])
+        oracle_values = per_query_metrics(oracle, targets)
+        metrics["oracle"] = ranking_report(oracle, targets, groups, seed=seed,
+                                           values=oracle_values)
+        own = metrics["model"]
+        own["subgroup_max_gap_vs_oracle"] = gap_vs_oracle(own, metrics["oracle"])
+        # Its interval: the per-query shortfall resampled, model and oracle on the same draw.
+        low, high = max_gap_interval(model_values["ndcg@10"] - oracle_values["ndcg@10"],
+                                     groups, own["subgroup_ndcg@10"], seed=seed)
+        own["subgroup_max_gap_vs_oracle_ci95"] = [round(low, 4), round(high, 4)]
     return metrics
 
 
@@ -606,7 +620,13 @@ def _subgroup_table(model: dict[str, Any]) -> list[str]:
                          f"[{low:.3f}, {high:.3f}] | {b['mrr']:.3f} | {b['hit@5']:.3f} | "
                          f"{b['calibration_error']:.4f} |")
     gaps = ", ".join(f"{m} {v}" for m, v in model.get("subgroup_max_gaps", {}).items())
-    return [*lines, "", f"Largest gap between subgroups of one attribute: {gaps}.", ""]
+    lines += ["", f"Largest gap between subgroups of one attribute: {gaps}."]
+    if "subgroup_max_gap_vs_oracle_ci95" in model:
+        low, high = model["subgroup_max_gap_vs_oracle_ci95"]
+        lines.append("The part of the NDCG@10 gap that is the model's own (its shortfall from "
+                     "the oracle, compared between subgroups): "
+                     f"{model['subgroup_max_gap_vs_oracle']} [{low}, {high}].")
+    return [*lines, ""]
 
 
 def evaluate_region(settings: Settings, region: Path, *, seed: int = 7,

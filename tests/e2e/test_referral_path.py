@@ -92,6 +92,9 @@ def test_training_beat_the_rule_baselines(platform):  # type: ignore[no-untyped-
     assert model > metrics["baselines"]["popularity"]["ndcg@10"]
     assert model > metrics["baselines"]["specialty_rule"]["ndcg@10"]
     assert "oracle" in metrics
+    # The model's own part of the subgroup gap, with its interval.
+    low, high = metrics["model"]["subgroup_max_gap_vs_oracle_ci95"]
+    assert 0 <= low <= high and metrics["model"]["subgroup_max_gap_vs_oracle"] <= high
 
 
 def test_health_and_metrics(client):  # type: ignore[no-untyped-def]

@@ -7,7 +7,13 @@ import string
 import numpy as np
 import pandas as pd
 
-from training.referral import SUBGROUPS, gap_vs_oracle, ranking_report
+from training.referral import (
+    SUBGROUPS,
+    gap_vs_oracle,
+    max_gap_interval,
+    per_query_metrics,
+    ranking_report,
+)
 from training.registry import flat_metrics
 
 
@@ -38,6 +44,16 @@ def test_gap_vs_oracle_counts_only_what_the_oracle_does_not_share() -> None:
     worse[hard, 0] = -9.5
     own = ranking_report(worse, targets, groups, seed=0)
     assert gap_vs_oracle(own, oracle) > 0.05
+    # Its interval resamples the per-query shortfall: none shared with the oracle, a clear
+    # one of the model's own.
+    def interval(model_scores: np.ndarray, report: dict) -> tuple[float, float]:
+        shortfall = (per_query_metrics(model_scores, targets)["ndcg@10"]
+                     - per_query_metrics(scores, targets)["ndcg@10"])
+        return max_gap_interval(shortfall, groups, report["subgroup_ndcg@10"], seed=0)
+
+    assert interval(scores, model) == (0.0, 0.0)
+    low, high = (round(x, 4) for x in interval(worse, own))
+    assert 0.05 < low <= gap_vs_oracle(own, oracle) <= high
 
 
 def test_a_gap_of_noise_alone_has_an_interval_near_zero() -> None:
