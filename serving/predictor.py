@@ -25,9 +25,15 @@ from prometheus_client import Counter, Gauge, Histogram
 from models.baselines import specialty_rule_scores
 from models.referral import CandidateTable, encode
 from models.referral.encoding import CANDIDATE_COLUMNS, haversine_km
-from models.referral.explain import contributions, phrase, top_reasons
+from models.referral.explain import Reason, contributions, phrase, top_reasons, words
 from regioncare.settings import Settings
-from serving.schemas import RecommendItem, RecommendRequest, RecommendResponse, ShadowRanking
+from serving.schemas import (
+    Phrase,
+    RecommendItem,
+    RecommendRequest,
+    RecommendResponse,
+    ShadowRanking,
+)
 from training.referral_data import (
     PATIENT_VIEW,
     PRACTITIONER_VIEW,
@@ -54,19 +60,34 @@ NUMERIC_CANDIDATE_COLUMNS = tuple(c for c in CANDIDATE_COLUMNS if c not in (
     "practitioner_id", "institution_id", "specialty", "sub_specialty", "region"))
 
 
+# English wording of the notes; the console words the same codes (``note.<code>``).
+NOTE_WORDING = {
+    "travel_not_applied": "travel limit {km} km not applied: the patient's home region is "
+                          "unknown",
+    "travel_left_out": "{left_out} of {candidates} candidates are farther than {km} km and "
+                       "were left out",
+}
+
+
 def travel_limit(req: RecommendRequest, home_known: bool, distance: np.ndarray
-                 ) -> tuple[np.ndarray | None, list[str]]:
+                 ) -> tuple[np.ndarray | None, list[Phrase]]:
     """Which candidates the patient's travel limit keeps (None: all), and a note saying so.
     Without a known home region distance means nothing, so the limit is not applied."""
     limit = req.max_travel_km
     if limit is None:
         return None, []
     if not home_known:
-        return None, [f"travel limit {limit:g} km not applied: the patient's home region "
-                      "is unknown"]
+        return None, [Phrase(code="travel_not_applied", values={"km": f"{limit:g}"})]
     within = np.asarray(distance) <= limit
-    return within, [f"{int((~within).sum())} of {len(within)} candidates are farther than "
-                    f"{limit:g} km and were left out"]
+    return within, [Phrase(code="travel_left_out",
+                           values={"left_out": int((~within).sum()),
+                                   "candidates": len(within), "km": f"{limit:g}"})]
+
+
+def worded(notes: list[Phrase]) -> dict[str, Any]:
+    """A response's notes: the English sentences and their codes."""
+    return {"notes": [NOTE_WORDING[n.code].format(**n.values) for n in notes],
+            "note_codes": notes}
 
 
 def top_k(scores: np.ndarray, k: int, keep: np.ndarray | None) -> np.ndarray:
@@ -505,7 +526,7 @@ class ReferralPredictor:
             items.append(self._item(cands, int(i), float(scores[i]), reasons,
                                     next_slot, float(distance[i])))
         return RecommendResponse(model_version=version, degraded=False, items=items,
-                                 notes=notes,
+                                 **worded(notes),
                                  shadow=self._shadow(shadow, patient, request, req.k, cands,
                                                      within))
 
@@ -544,16 +565,17 @@ class ReferralPredictor:
         top = top_k(scores, req.k, within)
         items = []
         for i in top:
-            specialty = str(c["specialty"][i]).replace("_", " ")
-            reasons = [f"rule: {specialty} for {req.diagnosis_code}",
-                       f"{distance[i]:.0f} km away"]
+            reasons: list[Reason] = [
+                ("rule_specialty", {"specialty": str(c["specialty"][i]),
+                                    "diagnosis": req.diagnosis_code}),
+                ("distance", {"km": round(float(distance[i]))})]
             items.append(self._item(cands, int(i), float(scores[i]), reasons, next_slot,
                                     float(distance[i])))
         return RecommendResponse(model_version=None, degraded=True, degraded_reason=why,
-                                 items=items, notes=notes)
+                                 items=items, **worded(notes))
 
     @staticmethod
-    def _item(cands: CandidateTable, i: int, score: float, reasons: list[str],
+    def _item(cands: CandidateTable, i: int, score: float, reasons: list[Reason],
               next_slot: np.ndarray, distance: float) -> RecommendItem:
         c = cands.columns
         slot = next_slot[i] if len(next_slot) > i else None
@@ -561,7 +583,10 @@ class ReferralPredictor:
         return RecommendItem(practitioner_id=str(c["practitioner_id"][i]),
                              institution_id=str(c["institution_id"][i]),
                              specialty=str(c["specialty"][i]), score=round(score, 5),
-                             reasons=reasons, earliest_slot=earliest,
+                             reasons=[words(code, values) for code, values in reasons],
+                             reason_codes=[Phrase(code=code, values=values)
+                                           for code, values in reasons],
+                             earliest_slot=earliest,
                              distance_km=round(distance, 1))
 
     def health(self) -> dict[str, Any]:

@@ -23,12 +23,21 @@ class RecommendRequest(BaseModel):
     max_travel_km: float | None = Field(None, gt=0, le=MAX_TRAVEL_KM)
 
 
+class Phrase(BaseModel):
+    """A reason or a note as a code and its values, so that a console can word it in its
+    user's language; the English sentence travels beside it."""
+
+    code: str
+    values: dict[str, str | int] = Field(default_factory=dict)
+
+
 class RecommendItem(BaseModel):
     practitioner_id: str
     institution_id: str
     specialty: str
     score: float
     reasons: list[str]
+    reason_codes: list[Phrase] = Field(default_factory=list)  # ``reasons``, one for one
     earliest_slot: str | None = None
     distance_km: float
 
@@ -48,6 +57,7 @@ class RecommendResponse(BaseModel):
     items: list[RecommendItem]
     # What shaped the list beside the scores, e.g. candidates left out by the travel limit.
     notes: list[str] = Field(default_factory=list)
+    note_codes: list[Phrase] = Field(default_factory=list)  # ``notes``, one for one
     shadow: ShadowRanking | None = None
 
 

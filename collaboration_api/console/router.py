@@ -301,6 +301,7 @@ def board(caller: CurrentUser, settings: SettingsDep, db: DbSession) -> dict[str
                 "model_version": version,
                 "score": match.get("score") if match else None,
                 "reasons": match.get("reasons", []) if match else [],
+                "reason_codes": match.get("reason_codes", []) if match else [],
                 "distance_km": match.get("distance_km") if match else None,
                 "suggested_slot": free[0]["start"] if free else None,
                 "free_slots": [s["start"] for s in free],

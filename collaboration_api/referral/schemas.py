@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from collaboration_api.db import UTCDateTime
 from collaboration_api.workflow.schemas import DecisionRead, EventRead
-from serving.schemas import RecommendItem
+from serving.schemas import Phrase, RecommendItem
 
 ICD10 = r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$"
 
@@ -90,3 +90,5 @@ class RecommendationPage(BaseModel):
     notes: list[str] = Field(default_factory=list,
                              description="what shaped the list beside the scores, e.g. "
                                          "candidates left out by the travel limit")
+    note_codes: list[Phrase] = Field(default_factory=list,
+                                     description="``notes`` as codes and values, one for one")

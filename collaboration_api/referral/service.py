@@ -149,7 +149,7 @@ def recommendations(*, db: Session, settings: Settings, serving: ServingClient, 
     db.commit()
     return RecommendationPage(referral_id=referral.id, model_version=result.model_version,
                               degraded=result.degraded, items=result.items,
-                              notes=result.notes)
+                              notes=result.notes, note_codes=result.note_codes)
 
 
 def seen_practitioners(db: Session, referral: Referral, limit: int = 8) -> list[str]:

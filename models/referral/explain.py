@@ -62,30 +62,63 @@ def contributions(model: ReferralRanker, batch: EncodedBatch, items: np.ndarray
             for i in range(k)]
 
 
+# English wording of each reason code. The console words the same codes in its user's
+# language (``reason.<code>`` in collaboration_api/console/i18n); specialty, title and tier
+# travel as codes, worded on each side.
+WORDING: dict[str, str] = {
+    "specialty_fit": "{specialty} fits diagnosis {diagnosis}",
+    "distance": "{km} km away",
+    "slot_today": "free slot today",
+    "slot_in_days": "next free slot in {days} days",
+    "no_declines": "no referrals declined yet",
+    "track_record": "accepted {accepted} of {referrals} referrals in the past year, "
+                    "{good_pct}% good outcomes",
+    "seniority": "{title}, {years} years' experience",
+    "continuity": "saw this patient before",
+    "tier": "{tier}",
+    "rule_specialty": "rule: {specialty} for {diagnosis}",
+}
+
+Reason = tuple[str, dict[str, str | int]]  # (code, values)
+
+
+def words(code: str, values: dict[str, str | int]) -> str:
+    """A reason in English."""
+    shown: dict[str, str | int] = dict(values)
+    if "specialty" in shown:
+        shown["specialty"] = str(shown["specialty"]).replace("_", " ")
+    if "title" in shown:
+        shown["title"] = TITLES.get(int(shown["title"]), "physician")
+    if "tier" in shown:
+        shown["tier"] = TIERS.get(int(shown["tier"]), "hospital")
+    return WORDING[code].format(**shown)
+
+
 def phrase(group: str, *, raw: np.ndarray, specialty: str, diagnosis: str,
-           referrals_365d: float, names: Sequence[str]) -> str:
+           referrals_365d: float, names: Sequence[str]) -> Reason:
+    """A reason group worded with the candidate's own values, as a code and its values."""
     value = dict(zip(names, raw.tolist(), strict=True))
     if group == "specialty_fit":
-        return f"{specialty.replace('_', ' ')} fits diagnosis {diagnosis}"
+        return "specialty_fit", {"specialty": specialty, "diagnosis": diagnosis}
     if group == "distance":
-        return f"{value['distance_km']:.0f} km away"
+        return "distance", {"km": round(value["distance_km"])}
     if group == "wait":
         days = value["days_to_next_slot"]
-        return "free slot today" if days < 1 else f"next free slot in {days:.0f} days"
+        return ("slot_today", {}) if days < 1 else ("slot_in_days", {"days": round(days)})
     if group == "track_record":
         n = int(round(referrals_365d))
-        accepted = int(round(value["acceptance_rate"] * n))
         if n == 0:
-            return "no referrals declined yet"
-        return (f"accepted {accepted} of {n} referrals in the past year, "
-                f"{value['good_outcome_rate']:.0%} good outcomes")
+            return "no_declines", {}
+        return "track_record", {"accepted": int(round(value["acceptance_rate"] * n)),
+                                "referrals": n,
+                                "good_pct": round(100 * value["good_outcome_rate"])}
     if group == "seniority":
-        title = TITLES.get(int(round(value["title_rank"])), "physician")
-        return f"{title}, {value['experience_years']:.0f} years' experience"
+        return "seniority", {"title": int(round(value["title_rank"])),
+                             "years": round(value["experience_years"])}
     if group == "continuity":
-        return "saw this patient before"
+        return "continuity", {}
     if group == "tier":
-        return TIERS.get(int(round(value["tier"])), "hospital")
+        return "tier", {"tier": int(round(value["tier"]))}
     raise ValueError(group)
 
 

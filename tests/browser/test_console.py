@@ -157,7 +157,9 @@ def test_clinician_refers_a_patient_through_the_pages(
     assert rows.count() == 10
     first = rows.first.inner_text()
     # reasons (the model's top contributions) and distance shown on every row
-    assert "km" in first and "fits diagnosis" in page.inner_text("#rec-table")
+    # worded in the page's language from the reasons' codes ("心内科对口诊断 I21.9")
+    assert "km" in first and "对口诊断 I21.9" in page.inner_text("#rec-table")
+    assert "fits diagnosis" not in page.inner_text("#rec-table")
     assert "2026" in first or "20" in first  # an earliest slot
     s.record("clinician-recommendations", mark)
     # the patient's travel limit: a bad one is refused in the page, a wide one keeps all ten
@@ -168,7 +170,7 @@ def test_clinician_refers_a_patient_through_the_pages(
     page.fill("#max-km", "5000")
     page.click("#rerank-btn")
     page.wait_for_selector("#rec-notes li")
-    assert "farther than 5000 km" in page.inner_text("#rec-notes")
+    assert "距离超过 5000 公里" in page.inner_text("#rec-notes")
     assert rows.count() == 10
 
     schedulers = {a["institution"] for a in console.accounts if a["role"] == "scheduler"}
@@ -232,7 +234,7 @@ def test_scheduler_accepts_adjusts_and_rejects_on_the_board(
     row = page.locator(f'#board tr[data-id="{rid}"]')
     slot_text = row.locator(".slot-cell").inner_text()
     assert slot_text != "—", "the board suggests a free slot"
-    assert "fits diagnosis" in row.inner_text()  # the suggestion's reasons travel along
+    assert "对口诊断" in row.inner_text()  # the suggestion's reasons travel along
     board = console.api("GET", "/console/api/board", s.account["username"]).json()
     item = next(i for i in board["items"] if i["referral_id"] == rid)
 

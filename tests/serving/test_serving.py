@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from benchmarks.recommend import register_copy_of_champion
+from models.referral.explain import words
 from serving.predictor import ReferralPredictor, seen_practitioners
 from serving.schemas import RecommendRequest
 from training import registry
@@ -71,6 +72,12 @@ def test_plain_predictor_degrades_to_the_rule_without_a_feature_store(platform) 
     assert degraded.degraded and degraded.model_version is None
     assert len(degraded.items) == req.k
     assert all(i.reasons[0].startswith("rule:") for i in degraded.items)
+    # each reason also as a code and its values, worded the same (the console words it in
+    # its user's language)
+    for out in (normal, degraded):
+        assert all([words(p.code, p.values) for p in i.reason_codes] == i.reasons
+                   for i in out.items)
+    assert {i.reason_codes[0].code for i in degraded.items} == {"rule_specialty"}
 
 
 def test_travel_limit_leaves_out_farther_specialists(platform) -> None:  # type: ignore[no-untyped-def]
@@ -86,6 +93,10 @@ def test_travel_limit_leaves_out_farther_specialists(platform) -> None:  # type:
     near = [i.practitioner_id for i in free.items if i.distance_km <= limit]
     assert [i.practitioner_id for i in kept.items][:len(near)] == near  # same order
     assert "farther than" in kept.notes[0] and not free.notes
+    assert [n.code for n in kept.note_codes] == ["travel_left_out"]
+    values = kept.note_codes[0].values
+    assert values["candidates"] == len(predictor.candidates)
+    assert kept.notes[0].startswith(f"{values['left_out']} of {values['candidates']} ")
     none = predictor.recommend(RecommendRequest(**body, max_travel_km=0.001))
     assert none.items == [] and f"{len(predictor.candidates)} of " in none.notes[0]
 
@@ -94,6 +105,7 @@ def test_travel_limit_leaves_out_farther_specialists(platform) -> None:  # type:
     rule = predictor.recommend(RecommendRequest(**body, max_travel_km=limit))
     assert rule.degraded and len(rule.items) == 100
     assert "not applied" in rule.notes[0]
+    assert [n.code for n in rule.note_codes] == ["travel_not_applied"]
 
 
 def test_challenger_is_scored_in_shadow(platform) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,17 @@
     return s;
   }
 
+  /* A reason or note the API sends as {code, values} beside its English sentence: worded in
+   * the page's language where the dictionary has "<kind>.<code>", else the sentence itself. */
+  function phrase(kind, p, sentence) {
+    if (!p || !Object.prototype.hasOwnProperty.call(W, kind + "." + p.code)) return sentence;
+    const v = Object.assign({}, p.values);
+    if ("specialty" in v) v.specialty = t("specialty." + v.specialty);
+    if ("title" in v) v.title = t("title." + v.title);
+    if ("tier" in v) v.tier = t("tier." + v.tier);
+    return t(kind + "." + p.code, v);
+  }
+
   function session() {
     try { return JSON.parse(store.getItem("rc.session") || "null"); } catch (e) { return null; }
   }
@@ -187,6 +198,6 @@
     if (out) out.addEventListener("click", signOut);
   });
 
-  window.RC = {t, api, login, session, signOut, el, $, clear, fmtTime, fmtNum, fmtPct, status,
+  window.RC = {t, phrase, api, login, session, signOut, el, $, clear, fmtTime, fmtNum, fmtPct, status,
     urgency, flash, errorText, requireUser, diagnosisName, loadIcd, newKey, ApiError, LANG};
 })();

@@ -60,10 +60,12 @@
     const body = clear($("#rec-table tbody"));
     $("#rec-meta").textContent = t("referral.rec_meta", {version: rec.model_version || "—"}) +
       (rec.degraded ? " · " + t("referral.degraded") : "");
-    clear($("#rec-notes")).append(...(rec.notes || []).map(n => el("li", {text: n})));
+    const codes = rec.note_codes || [];
+    clear($("#rec-notes")).append(...(rec.notes || []).map((n, k) => el("li", {text: RC.phrase("note", codes[k], n)})));
     $("#rerank-btn").hidden = false;
     rec.items.forEach((item, i) => {
-      const reasons = el("ul", {class: "reasons"}, item.reasons.map(r => el("li", {text: r})));
+      const why = item.reason_codes || [];
+      const reasons = el("ul", {class: "reasons"}, item.reasons.map((r, k) => el("li", {text: RC.phrase("reason", why[k], r)})));
       const btn = el("button", {type: "button", class: "primary small", "data-practitioner": item.practitioner_id,
         "aria-label": t("referral.choose") + " " + item.practitioner_id,
         onclick: () => choose(item, btn)}, t("referral.choose"));

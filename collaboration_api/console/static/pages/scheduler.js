@@ -73,7 +73,7 @@
           el("td", {}, el("strong", {text: item.practitioner_name || item.practitioner_id}),
             el("div", {class: "muted", text: item.practitioner_id + (item.specialty ? " · " + t("specialty." + item.specialty) : "")})),
           el("td", {class: "slot-cell", text: RC.fmtTime(item.suggested_slot)}),
-          el("td", {}, item.rank ? el("ul", {class: "reasons"}, item.reasons.map(r => el("li", {text: r})))
+          el("td", {}, item.rank ? el("ul", {class: "reasons"}, item.reasons.map((r, k) => el("li", {text: RC.phrase("reason", (item.reason_codes || [])[k], r)})))
             : el("span", {class: "muted", text: t("board.not_suggested")})),
           el("td", {}, el("span", {class: "score", text: RC.fmtNum(item.score, 3)}),
             item.rank ? el("div", {class: "muted", text: "#" + item.rank + " · v" + item.model_version}) : ""),
