@@ -40,6 +40,7 @@ class RecommendItem(BaseModel):
     reason_codes: list[Phrase] = Field(default_factory=list)  # ``reasons``, one for one
     earliest_slot: str | None = None
     distance_km: float
+    practitioner_name: str | None = None  # the API's, from the directory; serving has ids
 
 
 class ShadowRanking(BaseModel):

@@ -50,11 +50,11 @@ def read_consult(consult_id: str, db: DbSession, caller: CurrentUser) -> Consult
 
 @router.get("/{consult_id}/suggestions", response_model=SuggestionPage,
             responses={503: {"description": "the recommender is unreachable"}})
-def suggestions(consult_id: str, request: Request, db: DbSession, caller: CurrentUser,
-                k: int = Query(10, ge=1, le=50)) -> SuggestionPage:
+def suggestions(consult_id: str, request: Request, db: DbSession, settings: SettingsDep,
+                caller: CurrentUser, k: int = Query(10, ge=1, le=50)) -> SuggestionPage:
     """Experts for this question, ranked by the recommender."""
-    return service.suggestions(db=db, serving=request.app.state.serving, caller=caller,
-                               consult_id=consult_id, k=k,
+    return service.suggestions(db=db, settings=settings, serving=request.app.state.serving,
+                               caller=caller, consult_id=consult_id, k=k,
                                request_id=request.headers.get("X-Request-ID"))
 
 

@@ -97,8 +97,8 @@ def detail(*, db: Session, consult: Consult) -> dict[str, Any]:
             "decisions": workflow.decisions(db, "consult", consult.id)}
 
 
-def suggestions(*, db: Session, serving: ServingClient, caller: Caller, consult_id: str,
-                k: int = 10, request_id: str | None = None) -> SuggestionPage:
+def suggestions(*, db: Session, settings: Settings, serving: ServingClient, caller: Caller,
+                consult_id: str, k: int = 10, request_id: str | None = None) -> SuggestionPage:
     consult = workflow.load_visible(db, caller, FLOW, Consult, consult_id)
     if FLOW.side_of(caller, consult) != "origin" or not caller.has_role(*CLINICAL):
         audit.deny(db, caller, 403, "only the requesting clinicians see the suggestions",
@@ -119,7 +119,8 @@ def suggestions(*, db: Session, serving: ServingClient, caller: Caller, consult_
                  patient_ref=consult.patient_ref, entity_institution=consult.institution_id)
     db.commit()
     return SuggestionPage(consult_id=consult.id, model_version=result.model_version,
-                          degraded=result.degraded, items=result.items)
+                          degraded=result.degraded,
+                          items=directory.with_names(settings, result.items))
 
 
 def _suggested(db: Session, consult_id: str) -> list[tuple[str | None, list[dict]]]:

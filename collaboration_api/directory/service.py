@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from regioncare.settings import Settings
+from serving.schemas import RecommendItem
 
 MAX_PAGE = 200
 PATIENT_ROLES = ("clinician", "specialist", "scheduler", "radiologist")
@@ -104,6 +105,32 @@ def practitioner_at(settings: Settings, institution_id: str, practitioner_id: st
         return False
     with _store(settings, institution_id) as store:
         return store.get(f"Practitioner/{practitioner_id}") is not None
+
+
+def practitioner_names(settings: Settings, people: list[tuple[str, str]]
+                       ) -> dict[tuple[str, str], str]:
+    """Names of ``(institution, practitioner)`` pairs from their holders' stores (each
+    store opened once); the recommender and the feature store know ids only."""
+    import json
+
+    known = set(institutions(settings))
+    names: dict[tuple[str, str], str] = {}
+    for site in sorted({inst for inst, _ in people} & known):
+        with _store(settings, site) as store:
+            for inst, pid in people:
+                body = store.get(f"Practitioner/{pid}") if inst == site else None
+                person = json.loads(body) if body is not None else {}
+                if person.get("name"):
+                    names[(inst, pid)] = str(person["name"])
+    return names
+
+
+def with_names(settings: Settings, items: list[RecommendItem]) -> list[RecommendItem]:
+    """Recommendations with each practitioner's name, for the clinician who chooses."""
+    names = practitioner_names(settings, [(i.institution_id, i.practitioner_id) for i in items])
+    return [i.model_copy(update={"practitioner_name": names.get((i.institution_id,
+                                                                 i.practitioner_id))})
+            for i in items]
 
 
 def first_practitioner(settings: Settings, institution_id: str) -> str | None:

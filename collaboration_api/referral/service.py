@@ -148,7 +148,8 @@ def recommendations(*, db: Session, settings: Settings, serving: ServingClient, 
                  detail=f"model {result.model_version}, degraded={result.degraded}")
     db.commit()
     return RecommendationPage(referral_id=referral.id, model_version=result.model_version,
-                              degraded=result.degraded, items=result.items,
+                              degraded=result.degraded,
+                              items=directory.with_names(settings, result.items),
                               notes=result.notes, note_codes=result.note_codes)
 
 

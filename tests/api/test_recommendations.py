@@ -47,6 +47,12 @@ def test_choices_on_suggestions_are_stored_with_the_model_version(live, platform
     version = platform.train["model_version"]
     assert rec.json()["model_version"] == version and not rec.json()["degraded"]
     top = rec.json()["items"][0]
+    # each suggestion names its practitioner, as their institution's directory lists them
+    people = client.get("/directory/practitioners", headers=clin,
+                        params={"institution": top["institution_id"],
+                                "q": top["practitioner_id"]}).json()
+    assert top["practitioner_name"] and [p["name"] for p in people] == [top["practitioner_name"]]
+    assert all(i["practitioner_name"] for i in rec.json()["items"])
     # the receiving side needs someone to answer: the admin opens an account there
     new = {"username": f"spec-{top['institution_id'].lower()}-x", "password": "p" * 12,
            "role": "specialist", "institution_id": top["institution_id"]}

@@ -160,6 +160,13 @@ def test_clinician_refers_a_patient_through_the_pages(
     # worded in the page's language from the reasons' codes ("心内科对口诊断 I21.9")
     assert "km" in first and "对口诊断 I21.9" in page.inner_text("#rec-table")
     assert "fits diagnosis" not in page.inner_text("#rec-table")
+    # the practitioner's name first, from the directory
+    listed = console.api(
+        "GET",
+        f"/directory/practitioners?q={rows.first.get_attribute('data-practitioner')}",
+        me["username"],
+    ).json()
+    assert rows.first.locator("strong").inner_text() == listed[0]["name"]
     assert "2026" in first or "20" in first  # an earliest slot
     s.record("clinician-recommendations", mark)
     # the patient's travel limit: a bad one is refused in the page, a wide one keeps all ten
@@ -214,6 +221,9 @@ def test_clinician_refers_a_patient_through_the_pages(
     page.fill("#c-q", "HbA1c 9.8% on metformin: add an SGLT2 inhibitor or insulin?")
     page.click("#consult-form button[type=submit]")
     page.wait_for_selector("#c-suggest li button")
+    # each expert by name, then id (the names come from the directory)
+    first_expert = page.locator("#c-suggest li").first.inner_text()
+    assert not first_expert.startswith("PR-") and " · PR-" in first_expert
     page.locator("#c-suggest li button").first.click()
     page.wait_for_selector("#c-suggest li", state="detached")  # cleared once chosen
     page.wait_for_selector("#c-table tbody tr")

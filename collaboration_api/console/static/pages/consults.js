@@ -24,13 +24,14 @@
       const s = await api("/consults/" + consult.id + "/suggestions?k=5");
       const ul = el("ul", {class: "plain"});
       for (const item of s.items) {
-        ul.append(el("li", {}, el("strong", {text: item.practitioner_id}), " · " + item.institution_id + " · " +
+        ul.append(el("li", {}, el("strong", {text: item.practitioner_name || item.practitioner_id}),
+          " · " + (item.practitioner_name ? item.practitioner_id + " · " : "") + item.institution_id + " · " +
           t("specialty." + item.specialty) + " · " + RC.fmtNum(item.score, 3) + " ",
           el("button", {type: "button", class: "small", onclick: async (ev) => {
             ev.target.disabled = true;
             try {
               await api("/consults/" + consult.id + "/choose", {body: {practitioner_id: item.practitioner_id, institution_id: item.institution_id}});
-              flash(t("referral.sent", {who: item.practitioner_id, inst: item.institution_id}), "ok");
+              flash(t("referral.sent", {who: item.practitioner_name || item.practitioner_id, inst: item.institution_id}), "ok");
               clear(box); list();
             } catch (err) { flash(errorText(err), "error"); ev.target.disabled = false; }
           }}, t("referral.choose"))));

@@ -67,11 +67,12 @@
       const why = item.reason_codes || [];
       const reasons = el("ul", {class: "reasons"}, item.reasons.map((r, k) => el("li", {text: RC.phrase("reason", why[k], r)})));
       const btn = el("button", {type: "button", class: "primary small", "data-practitioner": item.practitioner_id,
-        "aria-label": t("referral.choose") + " " + item.practitioner_id,
+        "aria-label": t("referral.choose") + " " + (item.practitioner_name || item.practitioner_id),
         onclick: () => choose(item, btn)}, t("referral.choose"));
       body.append(el("tr", {"data-institution": item.institution_id, "data-practitioner": item.practitioner_id},
         el("td", {text: String(i + 1)}),
-        el("td", {}, el("strong", {text: item.practitioner_id}), el("div", {class: "muted", text: t("specialty." + item.specialty)})),
+        el("td", {}, el("strong", {text: item.practitioner_name || item.practitioner_id}),
+          el("div", {class: "muted", text: (item.practitioner_name ? item.practitioner_id + " · " : "") + t("specialty." + item.specialty)})),
         el("td", {class: "nowrap", text: item.institution_id}),
         el("td", {}, el("span", {class: "score", text: RC.fmtNum(item.score, 3)})),
         el("td", {}, reasons),
@@ -88,11 +89,11 @@
       const r = await api("/referrals/" + referral.id + "/choose",
         {body: {practitioner_id: item.practitioner_id, institution_id: item.institution_id}});
       const box = clear($("#sent"));
-      box.append(el("p", {role: "status", text: t("referral.sent", {who: item.practitioner_id, inst: item.institution_id})}),
+      box.append(el("p", {role: "status", text: t("referral.sent", {who: item.practitioner_name || item.practitioner_id, inst: item.institution_id})}),
         el("p", {}, RC.status(r.business_status), " ",
           el("a", {href: "/console/referrals/" + r.id, id: "sent-link"}, t("referral.open_detail"))));
       box.hidden = false;
-      flash(t("referral.sent", {who: item.practitioner_id, inst: item.institution_id}), "ok");
+      flash(t("referral.sent", {who: item.practitioner_name || item.practitioner_id, inst: item.institution_id}), "ok");
       $("#sent-link").focus();
     } catch (err) {
       flash(errorText(err), "error");
