@@ -6,6 +6,7 @@ that holds them, and only the regional pseudonym travels on to features and mode
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,30 +108,32 @@ def practitioner_at(settings: Settings, institution_id: str, practitioner_id: st
         return store.get(f"Practitioner/{practitioner_id}") is not None
 
 
-def practitioner_names(settings: Settings, people: list[tuple[str, str]]
-                       ) -> dict[tuple[str, str], str]:
-    """Names of ``(institution, practitioner)`` pairs from their holders' stores (each
-    store opened once); the recommender and the feature store know ids only."""
+def practitioner_names(settings: Settings, institution_id: str) -> dict[str, str]:
+    """Practitioner id -> name in one institution's store; read once, again only after the
+    store changes (the recommender and the feature store know ids only)."""
+    path = Path(settings.records_dir) / institution_id / "records.sqlite"
+    if not path.exists():
+        return {}
+    wal = path.with_name(path.name + "-wal")  # the store writes ahead: changes land there first
+    return _names(str(path), path.stat().st_mtime_ns,
+                  wal.stat().st_mtime_ns if wal.exists() else 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _names(path: str, _mtime: int, _wal_mtime: int) -> dict[str, str]:
     import json
 
-    known = set(institutions(settings))
-    names: dict[tuple[str, str], str] = {}
-    for site in sorted({inst for inst, _ in people} & known):
-        with _store(settings, site) as store:
-            for inst, pid in people:
-                body = store.get(f"Practitioner/{pid}") if inst == site else None
-                person = json.loads(body) if body is not None else {}
-                if person.get("name"):
-                    names[(inst, pid)] = str(person["name"])
-    return names
+    from features.records import RecordStore
+
+    with RecordStore(Path(path)) as store:
+        people = (json.loads(body) for _r, _t, body in store.iter_records("Practitioner"))
+        return {str(p["id"]): str(p["name"]) for p in people if p.get("name")}
 
 
 def with_names(settings: Settings, items: list[RecommendItem]) -> list[RecommendItem]:
     """Recommendations with each practitioner's name, for the clinician who chooses."""
-    names = practitioner_names(settings, [(i.institution_id, i.practitioner_id) for i in items])
-    return [i.model_copy(update={"practitioner_name": names.get((i.institution_id,
-                                                                 i.practitioner_id))})
-            for i in items]
+    return [i.model_copy(update={"practitioner_name": practitioner_names(
+        settings, i.institution_id).get(i.practitioner_id)}) for i in items]
 
 
 def first_practitioner(settings: Settings, institution_id: str) -> str | None:
