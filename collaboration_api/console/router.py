@@ -24,6 +24,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from collaboration_api.auth.deps import CurrentUser
+from collaboration_api.db import as_utc
 from collaboration_api.deps import DbSession, SettingsDep
 from collaboration_api.problems import Problem
 
@@ -293,7 +294,7 @@ def board(caller: CurrentUser, settings: SettingsDep, db: DbSession) -> dict[str
                 "urgency": r.urgency,
                 "reason": r.reason,
                 "business_status": r.business_status,
-                "created_at": r.created_at.isoformat(),
+                "created_at": as_utc(r.created_at).isoformat(),  # SQLite drops the UTC
                 "practitioner_id": pid,
                 "practitioner_name": names.get(pid, {}).get("name"),
                 "specialty": names.get(pid, {}).get("specialty"),

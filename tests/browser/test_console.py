@@ -10,7 +10,7 @@ by the clinician is accepted by the scheduler), like a user's day.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -247,6 +247,9 @@ def test_scheduler_accepts_adjusts_and_rejects_on_the_board(
     assert "对口诊断" in row.inner_text()  # the suggestion's reasons travel along
     board = console.api("GET", "/console/api/board", s.account["username"]).json()
     item = next(i for i in board["items"] if i["referral_id"] == rid)
+    # when the referral was made, in the scheduler's own time (Asia/Shanghai, UTC+8)
+    made = datetime.fromisoformat(item["created_at"]).astimezone(timezone(timedelta(hours=8)))
+    assert made.strftime("%Y/%m/%d %H:%M") in row.inner_text()
 
     mark = console.timed.mark()
     row.locator("button[data-act=accept]").click()
