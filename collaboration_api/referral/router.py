@@ -49,12 +49,14 @@ def list_referrals(db: DbSession, caller: CurrentUser,
 
 
 @router.get("/{referral_id}", response_model=ReferralDetail)
-def read_referral(referral_id: str, db: DbSession, caller: CurrentUser) -> ReferralDetail:
-    """The referral with its timestamped history and the decisions on practitioners."""
+def read_referral(referral_id: str, db: DbSession, settings: SettingsDep,
+                  caller: CurrentUser) -> ReferralDetail:
+    """The referral with its timestamped history, the decisions on practitioners and the
+    visit it was scheduled for."""
     referral = service.get_referral(db=db, caller=caller, referral_id=referral_id)
     return ReferralDetail.model_validate(
         {**ReferralRead.model_validate(referral).model_dump(),
-         **service.detail(db=db, referral=referral)})
+         **service.detail(db=db, settings=settings, referral=referral)})
 
 
 @router.get("/{referral_id}/recommendations", response_model=RecommendationPage,

@@ -72,9 +72,24 @@ class ReferralRead(BaseModel):
     follow_up_plan: str | None = None
 
 
+class AppointmentBrief(BaseModel):
+    """The visit a referral was scheduled for (FHIR Appointment)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    start: UTCDateTime
+    end: UTCDateTime
+    status: str
+    institution_id: str
+    practitioner_id: str | None = None
+
+
 class ReferralDetail(ReferralRead):
     history: list[EventRead] = []
     decisions: list[DecisionRead] = []
+    appointment: AppointmentBrief | None = None
+    target_practitioner_name: str | None = None
 
 
 class ReferralPage(BaseModel):

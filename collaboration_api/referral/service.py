@@ -115,9 +115,17 @@ def get_referral(*, db: Session, caller: Caller, referral_id: str) -> Referral:
     return referral
 
 
-def detail(*, db: Session, referral: Referral) -> dict[str, Any]:
+def detail(*, db: Session, settings: Settings, referral: Referral) -> dict[str, Any]:
+    from collaboration_api.schedule.models import Appointment
+
+    target = referral.target_practitioner_id
     return {"history": workflow.history(db, "referral", referral.id),
-            "decisions": workflow.decisions(db, "referral", referral.id)}
+            "decisions": workflow.decisions(db, "referral", referral.id),
+            "appointment": db.get(Appointment, referral.appointment_id)
+            if referral.appointment_id else None,
+            "target_practitioner_name": directory.practitioner_names(
+                settings, referral.target_institution_id).get(target)
+            if target and referral.target_institution_id else None}
 
 
 def recommendations(*, db: Session, settings: Settings, serving: ServingClient, caller: Caller,

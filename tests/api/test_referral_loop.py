@@ -93,6 +93,11 @@ def test_referral_up_and_down_loop(api) -> None:  # type: ignore[no-untyped-def]
                        "complete", "refer-back", "close"]
     times = [e["at"] for e in detail["history"]]
     assert times == sorted(times)
+    # the visit it was scheduled for, and whom it went to, by name
+    visit = detail["appointment"]
+    assert (visit["id"], visit["start"], visit["institution_id"], visit["status"]) == (
+        appointment, "2026-12-01T01:00:00Z", "R1-T1", "fulfilled")
+    assert detail["target_practitioner_name"] == "Dr R1-T1 2"
     decisions = [(d["practitioner_id"], d["decision"]) for d in detail["decisions"]]
     assert decisions == [(practitioner_id("R1-T1", 1), "chosen"),
                          (practitioner_id("R1-T1", 1), "declined"),

@@ -353,6 +353,12 @@ def test_worklists_of_specialist_and_radiologist(session_as, console: Console, f
     page = s.page
     page.wait_for_selector(f'#wl-ref tr[data-id="{rid}"]')
     s.visit(f"/console/referrals/{rid}", "specialist-referral-detail", ready="#actions form")
+    # when and where the patient comes, in the specialist's time (UTC+8), and to whom
+    detail = console.api("GET", f"/referrals/{rid}", s.account["username"]).json()
+    start = datetime.fromisoformat(detail["appointment"]["start"].replace("Z", "+00:00"))
+    local = start.astimezone(timezone(timedelta(hours=8))).strftime("%Y/%m/%d %H:%M")
+    assert page.inner_text("#appointment") == f"{local} · {flow['institution']}"
+    assert detail["target_practitioner_name"] in page.inner_text("#facts")
     # the specialist is offered the next step only; then the loop runs down again
     for steps, action in ((5, "arrive"), (6, "complete"), (7, "refer-back")):
         forms = page.locator("#actions form").evaluate_all("fs => fs.map(f => f.dataset.action)")

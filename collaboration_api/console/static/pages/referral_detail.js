@@ -27,7 +27,9 @@
       fact("col.urgency", RC.urgency(r.urgency)),
       fact("referral.reason", r.reason),
       fact("col.from", r.institution_id),
-      fact("col.to", (r.target_institution_id || "—") + (r.target_practitioner_id ? " · " + r.target_practitioner_id : "")),
+      fact("col.to", (r.target_institution_id || "—") + (r.target_practitioner_id
+        ? " · " + (r.target_practitioner_name ? r.target_practitioner_name + " (" + r.target_practitioner_id + ")" : r.target_practitioner_id) : "")),
+      r.appointment ? fact("referral.appointment", el("span", {id: "appointment", text: RC.fmtTime(r.appointment.start) + " · " + r.appointment.institution_id})) : [],
       r.status_reason ? fact("referral.status_reason", r.status_reason) : [],
       r.discharge_summary ? fact("referral.discharge_summary", r.discharge_summary) : [],
       r.follow_up_plan ? fact("referral.follow_up_plan", r.follow_up_plan) : [],
