@@ -477,6 +477,12 @@ def test_supervisor_dashboard_shows_the_apis_figures(session_as, console: Consol
     assert api["referrals_up"] >= 3  # the clinician's referrals of this session count
     assert api["referrals_down"] >= 1 and api["loop_closure_rate"] == 1.0
     s.shot("supervisor-dashboard-region")
+    # alerts as the API lists them; a drift alert names its feature and has no deadline
+    alerts = console.api("GET", "/supervision/alerts", user, params=scope).json()
+    assert page.locator("#alerts tbody tr").count() == len(alerts)
+    for a in (a for a in alerts if a["kind"] == "model.drift"):
+        row = page.locator('#alerts tbody tr[data-kind="model.drift"]').first.inner_text()
+        assert "模型特征漂移" in row and f"{a['feature']}：PSI" in row
     # the supervisor is offered their institution and region only
     assert page.locator("#scope option").evaluate_all("os => os.map(o => o.value)") == [
         f"institution:{inst}",

@@ -109,8 +109,14 @@
         ...HEADLINE.slice(0, 7).map(([n, k]) => el("td", {"data-figure": n, text: show(s[n], k)})))));
       const ab = clear($("#alerts tbody"));
       for (const a of alerts) {
-        ab.append(el("tr", {}, el("td", {text: t("alert." + a.kind)}), el("td", {}, RC.urgency(a.urgency)),
-          el("td", {text: a.institution_id || "—"}), el("td", {text: Number(a.hours_open).toFixed(1)}), el("td", {text: String(a.sla_hours)})));
+        // a drift alert names the feature that moved; it has no deadline of its own
+        const drift = a.kind === "model.drift";
+        ab.append(el("tr", {"data-kind": a.kind}, el("td", {}, t("alert." + a.kind),
+            drift && a.feature ? el("div", {class: "muted", text: t("alert.drift_detail",
+              {feature: a.feature, value: RC.fmtNum(a.value, 2), threshold: RC.fmtNum(a.threshold, 2)})}) : ""),
+          el("td", {}, RC.urgency(a.urgency)),
+          el("td", {text: a.institution_id || "—"}), el("td", {text: Number(a.hours_open).toFixed(1)}),
+          el("td", {text: drift ? "—" : String(a.sla_hours)})));
       }
       $("#alerts-empty").hidden = alerts.length > 0;
       $("#csv").href = "/supervision/kpis.csv?" + query(scope);
