@@ -337,6 +337,11 @@ def test_specialist_reads_the_referred_patients_records_checked_on_the_ledger(
     assert {holder for holder, _ in rows} <= {origin, flow["institution"]}
     assert "已核验" in page.inner_text("#records-table")
     assert "访问日志 #" in page.inner_text("#records-table")
+    # record types, sex and statuses in the page's language
+    kinds = page.locator("#records-table tbody tr td:first-child").all_inner_texts()
+    assert {"患者信息", "诊断"} <= set(kinds) and "Patient" not in kinds
+    patient = page.locator("#records-table tbody tr", has_text="患者信息").first.inner_text()
+    assert ("男" in patient or "女" in patient) and "male" not in patient
 
 
 def _same_instant(a: str | None, b: str | None) -> bool:

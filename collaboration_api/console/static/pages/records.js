@@ -3,15 +3,20 @@
   "use strict";
   const {t, api, el, $, clear, flash, errorText} = RC;
 
+  // a word from the dictionary where it has one, else the code as the record holds it
+  function word(prefix, code) { return code && t(prefix + code) !== prefix + code ? t(prefix + code) : code; }
+  function status(code) { return word("fhir.", code) === code ? word("status.", code) : word("fhir.", code); }
+
   function content(r) {
     const x = r.resource || {};
     switch (r.resource_type) {
-      case "Patient": return [x.name, x.gender, x.birthDate].filter(Boolean).join(" · ");
+      case "Patient": return [x.name, word("gender.", x.gender), x.birthDate].filter(Boolean).join(" · ");
       case "Condition": return RC.diagnosisName(x.code) + (x.onset ? " · " + RC.fmtTime(x.onset) : "");
       case "Observation": return [x.code, x.value ?? x.value_text, x.unit].filter(v => v !== null && v !== undefined && v !== "").join(" ");
       case "ServiceRequest": return RC.diagnosisName(x.reasonCode) + " · " + t("urgency." + (x.urgency || "routine"));
-      case "Task": return x.status + (x.outcome ? " · " + x.outcome : "");
-      default: return x.code || x.status || x.description || "";
+      case "Task": return status(x.status) + (x.outcome ? " · " + word("outcome.", x.outcome) : "");
+      case "Appointment": return [x.start ? RC.fmtTime(x.start) : "", status(x.status)].filter(Boolean).join(" · ");
+      default: return x.code || status(x.status) || x.description || "";
     }
   }
 
@@ -31,7 +36,7 @@
     const body = clear($("#records-table tbody"));
     for (const r of page.items) {
       body.append(el("tr", {"data-record": r.record_id, "data-holder": r.holder},
-        el("td", {text: r.resource_type}), el("td", {}, el("code", {text: r.record_id.split("/").slice(1).join("/")})),
+        el("td", {text: word("resource.", r.resource_type)}), el("td", {}, el("code", {text: r.record_id.split("/").slice(1).join("/")})),
         el("td", {text: r.holder}), el("td", {text: content(r)}), check(r)));
     }
     $("#records-empty").hidden = page.items.length > 0;
