@@ -18,7 +18,9 @@ def run_up(settings: Settings, *, data: Path | None, scale: str, seed: int,
     started = time.perf_counter()
 
     def say(msg: str) -> None:
-        console.print(f"[{time.perf_counter() - started:6.1f}s] {msg}")
+        # one line per message, however narrow the terminal or log (rich wraps at 80 else)
+        console.print(f"[{time.perf_counter() - started:6.1f}s] {msg}", soft_wrap=True,
+                      markup=False)
 
     region = prepare_region(settings, data=data, scale=scale, seed=seed, say=say)
     prepare_models(settings, region=region, say=say)
