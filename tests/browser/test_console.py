@@ -550,6 +550,10 @@ def test_data_scientist_compares_promotes_and_rolls_back(
     assert page.inner_text('#m-champion [data-metric="gap"]') == (
         f"{model['subgroup_max_gap_ndcg@10']:.3f}"
     )
+    low, high = model["subgroup_max_gap_vs_oracle_ci95"]
+    assert page.inner_text('#m-champion [data-metric="own-gap"]') == (
+        f"{model['subgroup_max_gap_vs_oracle']:.3f} [{low:.3f}, {high:.3f}]"
+    )
     assert "版本 " + str(v2.version) in page.inner_text("#m-challenger")
     assert page.locator("#m-table tbody tr").count() >= 4  # model, baselines, oracle
     page.wait_for_selector("#m-shadow tbody tr")  # pairs scored in shadow, or "none yet"

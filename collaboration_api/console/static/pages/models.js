@@ -13,12 +13,16 @@
     if (!v) { body.append(el("p", {class: "muted", text: t("models.none")})); return; }
     const m = v.metrics.model || {};
     const gaps = m["subgroup_gaps_ndcg@10"] || {};
+    const own = m["subgroup_max_gap_vs_oracle"], ownCi = m["subgroup_max_gap_vs_oracle_ci95"];
     body.append(
       el("p", {class: "version"}, el("strong", {text: t("models.version") + " " + v.version}), " ",
         ...v.aliases.map(a => el("span", {class: "badge alias-" + a, text: a}))),
       el("dl", {class: "facts"},
         ...KEYS.flatMap(k => [el("dt", {text: k.toUpperCase()}), el("dd", {"data-metric": k, text: fmtNum(m[k])})]),
         el("dt", {text: t("models.max_gap")}), el("dd", {"data-metric": "gap", text: fmtNum(m["subgroup_max_gap_ndcg@10"])}),
+        // the part of that gap the oracle does not share, with its 95% interval (newer runs)
+        ...(own === undefined ? [] : [el("dt", {text: t("models.own_gap")}), el("dd", {"data-metric": "own-gap",
+          text: fmtNum(own) + (ownCi ? " [" + fmtNum(ownCi[0]) + ", " + fmtNum(ownCi[1]) + "]" : "")})]),
         el("dt", {text: t("models.acceptance")}), el("dd", {"data-metric": "acceptance",
           text: fmtPct(v.acceptance.rate) + " (" + v.acceptance.accepted + "/" + (v.acceptance.accepted + v.acceptance.declined) + ")"}),
         el("dt", {text: t("models.chosen")}), el("dd", {text: String(v.acceptance.chosen)})),
