@@ -96,6 +96,14 @@ def top_k(scores: np.ndarray, k: int, keep: np.ndarray | None) -> np.ndarray:
     return (order if keep is None else order[keep[order]])[:k]
 
 
+def _score(bundle: Any, patient: dict[str, Any], request: dict[str, Any],
+           cands: CandidateTable) -> tuple[Any, np.ndarray]:
+    """One referral's candidates encoded with the bundle's own spec, and its model's scores."""
+    batch = encode(bundle.spec, [patient], [request], [cands])
+    with torch.no_grad():
+        return batch, bundle.model(batch.query, batch.cand, batch.numeric)[0].numpy()
+
+
 def seen_practitioners(req: RecommendRequest, patient: dict[str, Any]) -> list[str]:
     """Continuity of care: specialists who took the patient on through the platform (sent
     by the API, most recent first), then those of the hospitals' own records (the
@@ -506,9 +514,7 @@ class ReferralPredictor:
         request = {"diagnosis_code": req.diagnosis_code, "urgency": req.urgency,
                    "origin_tier": req.origin_tier}
         patient = {**patient, "seen_practitioners": seen_practitioners(req, patient)}
-        batch = encode(bundle.spec, [patient], [request], [cands])
-        with torch.no_grad():
-            scores = bundle.model(batch.query, batch.cand, batch.numeric)[0].numpy()
+        batch, scores = _score(bundle, patient, request, cands)
         distance = batch.raw[0, :, batch.names.index("distance_km")]
         within, notes = travel_limit(req, patient.get("home_region") in bundle.spec.regions,
                                      distance)
@@ -539,9 +545,7 @@ class ReferralPredictor:
         if bundle is None or version is None:
             return None
         try:
-            batch = encode(bundle.spec, [patient], [request], [cands])
-            with torch.no_grad():
-                scores = bundle.model(batch.query, batch.cand, batch.numeric)[0].numpy()
+            _, scores = _score(bundle, patient, request, cands)
             ids = cands.columns["practitioner_id"]
             return ShadowRanking(model_version=version,
                                  practitioner_ids=[str(ids[i]) for i in top_k(scores, k, within)])

@@ -26,6 +26,7 @@ from fastapi.templating import Jinja2Templates
 from collaboration_api.auth.deps import CurrentUser
 from collaboration_api.db import as_utc
 from collaboration_api.deps import DbSession, SettingsDep
+from collaboration_api.directory.service import institution_directory
 from collaboration_api.problems import Problem
 
 HERE = Path(__file__).resolve().parent
@@ -194,7 +195,7 @@ def practitioners(caller: CurrentUser, settings: SettingsDep) -> dict[str, Any]:
         raise Problem(403, "Forbidden", "only schedulers and specialists see the rota")
     return {
         "institution_id": caller.institution_id,
-        "items": _directory(settings, caller.institution_id)["practitioners"],
+        "items": institution_directory(settings, caller.institution_id)["practitioners"],
     }
 
 
@@ -210,7 +211,7 @@ def calendar(
     appointments booked with them (no patient data: only times and status)."""
     if not caller.has_role("scheduler", "specialist", "admin"):
         raise Problem(403, "Forbidden", "only schedulers and specialists see calendars")
-    directory = _directory(settings, caller.institution_id)
+    directory = institution_directory(settings, caller.institution_id)
     if practitioner_id not in {p["id"] for p in directory["practitioners"]}:
         raise Problem(
             404, "Not found", f"no practitioner {practitioner_id} at {caller.institution_id}"
@@ -258,7 +259,7 @@ def board(caller: CurrentUser, settings: SettingsDep, db: DbSession) -> dict[str
             db=db, caller=caller, side="received", business_status=status, cursor=None, limit=100
         )
         rows += page
-    directory = _directory(settings, caller.institution_id)
+    directory = institution_directory(settings, caller.institution_id)
     names = {p["id"]: p for p in directory["practitioners"]}
     now = datetime.now(UTC)
     items = []
@@ -340,50 +341,3 @@ def _booked(db: Any, institution_id: str, practitioner_id: str) -> dict[datetime
         start = a.start if a.start.tzinfo else a.start.replace(tzinfo=UTC)
         out[start] = a.status
     return out
-
-
-def _directory(settings: Any, institution_id: str) -> dict[str, Any]:
-    """Practitioners and slots of one institution's record store (cached by file time)."""
-    path = Path(settings.records_dir) / institution_id / "records.sqlite"
-    if not path.exists():
-        return {"practitioners": [], "slots": {}}
-    return _read_directory(str(path), path.stat().st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=64)
-def _read_directory(path: str, _mtime: int) -> dict[str, Any]:
-    from features.records import RecordStore
-
-    people: dict[str, dict[str, Any]] = {}
-    slots: dict[str, list[dict[str, Any]]] = {}
-    with RecordStore(Path(path)) as store:
-        for _rid, _t, body in store.iter_records("Practitioner"):
-            p = json.loads(body)
-            people[p["id"]] = {
-                "id": p["id"],
-                "name": p.get("name", ""),
-                "title": p.get("title", ""),
-                "specialty": None,
-            }
-        for _rid, _t, body in store.iter_records("PractitionerRole"):
-            role = json.loads(body)
-            if role.get("practitioner") in people:
-                people[role["practitioner"]]["specialty"] = role.get("specialty")
-        owner: dict[str, str] = {}  # schedule id -> practitioner id
-        for _rid, _t, body in store.iter_records("Schedule"):
-            sched = json.loads(body)
-            owner[sched["id"]] = sched.get("practitioner", "")
-        for _rid, _t, body in store.iter_records("Slot"):
-            s = json.loads(body)
-            who = s.get("practitioner") or owner.get(s.get("schedule", ""), "")
-            slots.setdefault(who, []).append(
-                {
-                    "id": s["id"],
-                    "start": s.get("start"),
-                    "end": s.get("end"),
-                    "status": s.get("status", "free"),
-                }
-            )
-    for items in slots.values():
-        items.sort(key=lambda s: s["start"] or "")
-    return {"practitioners": sorted(people.values(), key=lambda p: p["id"]), "slots": slots}

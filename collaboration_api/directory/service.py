@@ -108,32 +108,70 @@ def practitioner_at(settings: Settings, institution_id: str, practitioner_id: st
         return store.get(f"Practitioner/{practitioner_id}") is not None
 
 
-def practitioner_names(settings: Settings, institution_id: str) -> dict[str, str]:
-    """Practitioner id -> name in one institution's store; read once, again only after the
-    store changes (the recommender and the feature store know ids only)."""
+def institution_directory(settings: Settings, institution_id: str) -> dict[str, Any]:
+    """Practitioners and slots of one institution's record store; read once, again only
+    after the store changes (its write-ahead log included, where changes land first)."""
     path = Path(settings.records_dir) / institution_id / "records.sqlite"
     if not path.exists():
-        return {}
-    wal = path.with_name(path.name + "-wal")  # the store writes ahead: changes land there first
-    return _names(str(path), path.stat().st_mtime_ns,
-                  wal.stat().st_mtime_ns if wal.exists() else 0)
+        return {"practitioners": [], "slots": {}}
+    wal = path.with_name(path.name + "-wal")
+    return _read_directory(str(path), path.stat().st_mtime_ns,
+                           wal.stat().st_mtime_ns if wal.exists() else 0)
 
 
-@functools.lru_cache(maxsize=256)
-def _names(path: str, _mtime: int, _wal_mtime: int) -> dict[str, str]:
+@functools.lru_cache(maxsize=64)
+def _read_directory(path: str, _mtime: int, _wal_mtime: int) -> dict[str, Any]:
     import json
 
     from features.records import RecordStore
 
+    people: dict[str, dict[str, Any]] = {}
+    slots: dict[str, list[dict[str, Any]]] = {}
     with RecordStore(Path(path)) as store:
-        people = (json.loads(body) for _r, _t, body in store.iter_records("Practitioner"))
-        return {str(p["id"]): str(p["name"]) for p in people if p.get("name")}
+        for _rid, _t, body in store.iter_records("Practitioner"):
+            p = json.loads(body)
+            people[p["id"]] = {
+                "id": p["id"],
+                "name": p.get("name", ""),
+                "title": p.get("title", ""),
+                "specialty": None,
+            }
+        for _rid, _t, body in store.iter_records("PractitionerRole"):
+            role = json.loads(body)
+            if role.get("practitioner") in people:
+                people[role["practitioner"]]["specialty"] = role.get("specialty")
+        owner: dict[str, str] = {}  # schedule id -> practitioner id
+        for _rid, _t, body in store.iter_records("Schedule"):
+            sched = json.loads(body)
+            owner[sched["id"]] = sched.get("practitioner", "")
+        for _rid, _t, body in store.iter_records("Slot"):
+            s = json.loads(body)
+            who = s.get("practitioner") or owner.get(s.get("schedule", ""), "")
+            slots.setdefault(who, []).append(
+                {
+                    "id": s["id"],
+                    "start": s.get("start"),
+                    "end": s.get("end"),
+                    "status": s.get("status", "free"),
+                }
+            )
+    for items in slots.values():
+        items.sort(key=lambda s: s["start"] or "")
+    return {"practitioners": sorted(people.values(), key=lambda p: p["id"]), "slots": slots}
+
+
+def practitioner_names(settings: Settings, institution_id: str) -> dict[str, str]:
+    """Practitioner id -> name at one institution (the recommender and the feature store
+    know ids only)."""
+    people = institution_directory(settings, institution_id)["practitioners"]
+    return {p["id"]: p["name"] for p in people if p["name"]}
 
 
 def with_names(settings: Settings, items: list[RecommendItem]) -> list[RecommendItem]:
     """Recommendations with each practitioner's name, for the clinician who chooses."""
-    return [i.model_copy(update={"practitioner_name": practitioner_names(
-        settings, i.institution_id).get(i.practitioner_id)}) for i in items]
+    names = {inst: practitioner_names(settings, inst) for inst in {i.institution_id for i in items}}
+    return [i.model_copy(update={"practitioner_name": names[i.institution_id].get(
+        i.practitioner_id)}) for i in items]
 
 
 def first_practitioner(settings: Settings, institution_id: str) -> str | None:
