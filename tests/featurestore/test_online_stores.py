@@ -172,10 +172,9 @@ def test_candidate_cache_follows_pushes(online) -> None:  # type: ignore[no-unty
                      store=online.store)
 
 
-def test_the_cache_gives_named_candidates_in_the_order_asked(online) -> None:  # type: ignore[no-untyped-def]
-    if online.kind != "sqlite":
-        pytest.skip("the cache is in-process: the store behind it does not matter")
-    cache = _cache(online)
+def test_the_cache_gives_named_candidates_in_the_order_asked(sqlite_online) -> None:  # type: ignore[no-untyped-def]
+    # The cache is in-process: the store behind it does not matter.
+    cache = _cache(sqlite_online)
     cache.refresh()
     snap = cache.snapshot
     ids = list(snap.index)
@@ -189,13 +188,11 @@ def test_the_cache_gives_named_candidates_in_the_order_asked(online) -> None:  #
         snap.rows(["PR-NOT-THERE"])
 
 
-def test_the_2000_candidate_cache_benchmark_reports_its_figures(online) -> None:  # type: ignore[no-untyped-def]
+def test_the_2000_candidate_cache_benchmark_reports_its_figures(sqlite_online) -> None:  # type: ignore[no-untyped-def]
     # The 2 ms bar is read from `regioncare bench features`, not asserted on a shared CI box.
-    if online.kind != "sqlite":
-        pytest.skip("the cache is in-process: the store behind it does not matter")
     from benchmarks.features import cache_2000_p99_ms
 
-    figures = cache_2000_p99_ms(_cache(online), repeats=30)
+    figures = cache_2000_p99_ms(_cache(sqlite_online), repeats=30)
     assert figures["candidate_cache_n"] == 2000
     for key in ("candidate_cache_p50_ms", "candidate_cache_p99_ms",
                 "candidate_cache_gather_p50_ms", "candidate_cache_gather_p99_ms"):
