@@ -64,7 +64,8 @@ def search_institutions(*, settings: Settings, q: str | None, tier: int | None,
     found = []
     for site, org in _records(settings, "Organization"):
         row = {"id": site, "name": org.get("name"), "tier": org.get("tier"),
-               "region": org.get("region")}
+               "region": org.get("region"), "region_name_zh": org.get("region_name_zh"),
+               "region_name_en": org.get("region_name_en")}
         if q and q.lower() not in f"{site} {row['name'] or ''}".lower():
             continue
         if (tier and row["tier"] != tier) or (region and row["region"] != region):

@@ -52,13 +52,15 @@ def list_patients(
 # ----------------------------------------------------------- the regional resource directory
 
 MAX_RESULTS = 200
+MAX_INSTITUTIONS = 1000  # the whole alliance in one answer (a large region has 240)
 
 
 @router.get("/directory/institutions", response_model=list[InstitutionRead])
 def search_institutions(settings: SettingsDep, caller: CurrentUser, q: str | None = None,
                         tier: int | None = Query(None, ge=1, le=3),
                         region: str | None = None,
-                        limit: int = Query(50, ge=1, le=MAX_RESULTS)) -> list[InstitutionRead]:
+                        limit: int = Query(50, ge=1, le=MAX_INSTITUTIONS)
+                        ) -> list[InstitutionRead]:
     """Institutions of the alliance (tier 3 tertiary, 2 secondary, 1 community)."""
     return [InstitutionRead(**r) for r in catalog.search_institutions(
         settings=settings, q=q, tier=tier, region=region, limit=limit)]

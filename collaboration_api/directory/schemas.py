@@ -27,6 +27,8 @@ class InstitutionRead(BaseModel):
     name: str | None = None
     tier: int | None = None
     region: str | None = None
+    region_name_zh: str | None = None
+    region_name_en: str | None = None
 
 
 class PractitionerSearchRead(BaseModel):

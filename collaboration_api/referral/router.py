@@ -32,12 +32,12 @@ def create_referral(data: ReferralCreate, db: DbSession, settings: SettingsDep,
                     caller: CurrentUser) -> ReferralRead:
     """Refer a patient of the caller's institution. Send an `Idempotency-Key` header: a
     retry with the same key gets the first answer and creates nothing new."""
-    return ReferralRead.model_validate(
-        service.create_referral(db=db, settings=settings, caller=caller, data=data))
+    return service.named(settings, service.create_referral(
+        db=db, settings=settings, caller=caller, data=data))
 
 
 @router.get("", response_model=ReferralPage)
-def list_referrals(db: DbSession, caller: CurrentUser,
+def list_referrals(db: DbSession, settings: SettingsDep, caller: CurrentUser,
                    side: Literal["sent", "received"] | None = None,
                    business_status: str | None = Query(None, examples=["awaiting-acceptance"]),
                    cursor: str | None = None,
@@ -45,7 +45,7 @@ def list_referrals(db: DbSession, caller: CurrentUser,
     rows, nxt = service.list_referrals(db=db, caller=caller, side=side,
                                        business_status=business_status, cursor=cursor,
                                        limit=limit)
-    return ReferralPage(items=[ReferralRead.model_validate(r) for r in rows], next=nxt)
+    return ReferralPage(items=[service.named(settings, r) for r in rows], next=nxt)
 
 
 @router.get("/{referral_id}", response_model=ReferralDetail)
@@ -55,8 +55,7 @@ def read_referral(referral_id: str, db: DbSession, settings: SettingsDep,
     visit it was scheduled for."""
     referral = service.get_referral(db=db, caller=caller, referral_id=referral_id)
     return ReferralDetail.model_validate(
-        {**ReferralRead.model_validate(referral).model_dump(),
-         **service.detail(db=db, settings=settings, referral=referral)})
+        service.detail(db=db, settings=settings, referral=referral))
 
 
 @router.get("/{referral_id}/recommendations", response_model=RecommendationPage,
@@ -76,7 +75,7 @@ def recommendations(referral_id: str, request: Request, db: DbSession, settings:
 
 def _step(action: str, body: object, referral_id: str, db: DbSession, settings: SettingsDep,
           caller: CurrentUser) -> ReferralRead:
-    return ReferralRead.model_validate(service.transition(
+    return service.named(settings, service.transition(
         db=db, settings=settings, caller=caller, referral_id=referral_id, action=action,
         body=body))
 

@@ -64,6 +64,8 @@ class ReferralRead(BaseModel):
     requester_id: str | None = None
     attachments: list[Attachment] | None = None
     target_practitioner_id: str | None = None
+    target_practitioner_name: str | None = Field(
+        None, description="from the target institution's directory")
     target_institution_id: str | None = None
     status_reason: str | None = None
     appointment_id: str | None = None
@@ -89,7 +91,6 @@ class ReferralDetail(ReferralRead):
     history: list[EventRead] = []
     decisions: list[DecisionRead] = []
     appointment: AppointmentBrief | None = None
-    target_practitioner_name: str | None = None
 
 
 class ReferralPage(BaseModel):

@@ -23,6 +23,7 @@ from collaboration_api.referral.schemas import (
     RecommendationPage,
     ReferBack,
     ReferralCreate,
+    ReferralRead,
 )
 from collaboration_api.schedule import service as schedule
 from collaboration_api.serving_client import ServingClient, ServingUnavailable
@@ -115,17 +116,25 @@ def get_referral(*, db: Session, caller: Caller, referral_id: str) -> Referral:
     return referral
 
 
+def named(settings: Settings, referral: Referral) -> ReferralRead:
+    """The referral with its target practitioner's name from the directory (the task keeps
+    the id only)."""
+    read = ReferralRead.model_validate(referral)
+    if not (read.target_practitioner_id and read.target_institution_id):
+        return read
+    name = directory.practitioner_names(settings, read.target_institution_id).get(
+        read.target_practitioner_id)
+    return read.model_copy(update={"target_practitioner_name": name})
+
+
 def detail(*, db: Session, settings: Settings, referral: Referral) -> dict[str, Any]:
     from collaboration_api.schedule.models import Appointment
 
-    target = referral.target_practitioner_id
-    return {"history": workflow.history(db, "referral", referral.id),
+    return {**named(settings, referral).model_dump(),
+            "history": workflow.history(db, "referral", referral.id),
             "decisions": workflow.decisions(db, "referral", referral.id),
             "appointment": db.get(Appointment, referral.appointment_id)
-            if referral.appointment_id else None,
-            "target_practitioner_name": directory.practitioner_names(
-                settings, referral.target_institution_id).get(target)
-            if target and referral.target_institution_id else None}
+            if referral.appointment_id else None}
 
 
 def recommendations(*, db: Session, settings: Settings, serving: ServingClient, caller: Caller,

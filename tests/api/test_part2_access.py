@@ -166,6 +166,12 @@ def test_directory_search_and_administration(api, objs) -> None:
     admin, admin_c1, c1 = objs["admin"], objs["admin_c1"], objs["c1"]
     tertiary = api.get("/directory/institutions", c1, params={"tier": 3}).json()
     assert [i["id"] for i in tertiary] == ["R1-T1", "R2-T1"]
+    # names and region names: the console shows these instead of codes
+    assert [i["name"] for i in tertiary] == ["Binjiang Central Hospital", "Xishan Central Hospital"]
+    assert tertiary[0]["region"] == "R1" and tertiary[0]["region_name_en"] == "Binjiang"
+    everyone = api.get("/directory/institutions", c1, params={"limit": 1000})
+    assert everyone.status_code == 200 and len(everyone.json()) == 5
+    assert api.get("/directory/institutions", c1, params={"limit": 1001}).status_code == 422
     cardio = api.get("/directory/practitioners", c1, params={"specialty": "cardiology",
                                                              "institution": "R1-T1"}).json()
     assert [p["id"] for p in cardio] == [practitioner_id("R1-T1", 1)]

@@ -59,6 +59,7 @@ def test_referral_up_and_down_loop(api) -> None:  # type: ignore[no-untyped-def]
                               "institution_id": "R1-T1"})
     r = step("accept", sched)
     assert (r["status"], r["business_status"]) == ("accepted", "accepted")
+    assert r["target_practitioner_name"] == "Dr R1-T1 2"  # every step's answer names whom
     # schedule: receiving side; a clinician of the requester may not
     step("schedule", clin, {"start": "2026-12-01T01:00:00Z"}, 403)
     r = step("schedule", sched, {"start": "2026-12-01T01:00:00Z", "minutes": 30})
@@ -98,6 +99,8 @@ def test_referral_up_and_down_loop(api) -> None:  # type: ignore[no-untyped-def]
     assert (visit["id"], visit["start"], visit["institution_id"], visit["status"]) == (
         appointment, "2026-12-01T01:00:00Z", "R1-T1", "fulfilled")
     assert detail["target_practitioner_name"] == "Dr R1-T1 2"
+    listed = api.get("/referrals", clin, params={"side": "sent"}).json()["items"]
+    assert next(i for i in listed if i["id"] == rid)["target_practitioner_name"] == "Dr R1-T1 2"
     decisions = [(d["practitioner_id"], d["decision"]) for d in detail["decisions"]]
     assert decisions == [(practitioner_id("R1-T1", 1), "chosen"),
                          (practitioner_id("R1-T1", 1), "declined"),

@@ -125,6 +125,11 @@ def test_login_is_keyboard_only_and_says_when_it_fails(
     s.close()
 
 
+def _institution_names(console: Console, username: str) -> dict[str, str]:
+    found = console.api("GET", "/directory/institutions?limit=1000", username).json()
+    return {i["id"]: i["name"] for i in found}
+
+
 def test_clinician_refers_a_patient_through_the_pages(
     session_as, console: Console, flow: dict
 ) -> None:
@@ -167,6 +172,11 @@ def test_clinician_refers_a_patient_through_the_pages(
         me["username"],
     ).json()
     assert rows.first.locator("strong").inner_text() == listed[0]["name"]
+    # and its institution by name, with the code beside it
+    names = _institution_names(console, me["username"])
+    code = rows.first.get_attribute("data-institution")
+    shown = rows.first.locator("[data-inst]").inner_text()
+    assert names[code] in shown and code in shown and shown.index(names[code]) < shown.index(code)
     assert "2026" in first or "20" in first  # an earliest slot
     s.record("clinician-recommendations", mark)
     # the patient's travel limit: a bad one is refused in the page, a wide one keeps all ten
@@ -211,6 +221,10 @@ def test_clinician_refers_a_patient_through_the_pages(
     s.visit(
         "/console/referrals?side=sent", "clinician-outbox", ready=f'#ref-table tr[data-id="{rid}"]'
     )
+    # whom it went to, by name, at which institution
+    row = page.locator(f'#ref-table tr[data-id="{rid}"]').inner_text()
+    assert sent["target_practitioner_name"] and sent["target_practitioner_name"] in row
+    assert names[institution] in row
     s.visit("/console/referrals?side=received", "clinician-inbox")
 
     # a consultation request with expert suggestions
@@ -250,6 +264,8 @@ def test_scheduler_accepts_adjusts_and_rejects_on_the_board(
     # when the referral was made, in the scheduler's own time (Asia/Shanghai, UTC+8)
     made = datetime.fromisoformat(item["created_at"]).astimezone(timezone(timedelta(hours=8)))
     assert made.strftime("%Y/%m/%d %H:%M") in row.inner_text()
+    origin = item["origin_institution_id"]  # the referring institution by name
+    assert _institution_names(console, s.account["username"])[origin] in row.inner_text()
 
     mark = console.timed.mark()
     row.locator("button[data-act=accept]").click()
@@ -362,7 +378,12 @@ def test_worklists_of_specialist_and_radiologist(session_as, console: Console, f
     detail = console.api("GET", f"/referrals/{rid}", s.account["username"]).json()
     start = datetime.fromisoformat(detail["appointment"]["start"].replace("Z", "+00:00"))
     local = start.astimezone(timezone(timedelta(hours=8))).strftime("%Y/%m/%d %H:%M")
-    assert page.inner_text("#appointment") == f"{local} · {flow['institution']}"
+    # at the specialist's own institution: said short, its name on hover
+    where = page.locator("#appointment [data-inst]")
+    assert " ".join(page.inner_text("#appointment").split()) == (
+        f"{local} · 本机构 {flow['institution']}")
+    names = _institution_names(console, s.account["username"])
+    assert where.get_attribute("title") == f"{names[flow['institution']]} {flow['institution']}"
     assert detail["target_practitioner_name"] in page.inner_text("#facts")
     # the specialist is offered the next step only; then the loop runs down again
     for steps, action in ((5, "arrive"), (6, "complete"), (7, "refer-back")):
@@ -648,11 +669,14 @@ def test_english_switch_and_tablet_width(session_as, console: Console) -> None:
     assert page.get_attribute("html", "lang") == "en"
     s.visit("/console/referrals", "tablet-en-referrals")  # the choice is remembered
     assert page.inner_text("h1") == "Referrals"
-    for path in ("/console/referrals/new", "/console/consults"):
+    for path in ("/console/referrals/new", "/console/consults", "/console/referrals?side=sent"):
         page.goto(console.base + path)
         page.wait_for_load_state("networkidle")
         # nothing wider than the screen: tables scroll inside their card
         assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    # and the sent list's last column, the link to each referral, is in view without scrolling
+    link = page.locator("#ref-table tbody tr a").first.bounding_box()
+    assert link is not None and link["x"] + link["width"] <= 768
     s.visit("/console/referrals?lang=zh-CN", "tablet-zh-referrals")
     assert page.inner_text("h1") == "转诊收发"
     # the console's files are all served here: no request leaves 127.0.0.1

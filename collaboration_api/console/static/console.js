@@ -28,7 +28,10 @@
     try { return JSON.parse(store.getItem("rc.session") || "null"); } catch (e) { return null; }
   }
   function saveSession(s) { store.setItem("rc.session", JSON.stringify(s)); }
-  function signOut() { store.removeItem("rc.session"); location.href = "/console/login"; }
+  function signOut() {
+    store.removeItem("rc.session"); store.removeItem("rc.institutions");
+    location.href = "/console/login";
+  }
 
   class ApiError extends Error {
     constructor(status, problem) {
@@ -163,12 +166,58 @@
     return icdPromise;
   }
 
+  // The alliance's institutions by code, read once per tab: pages show a name, not "R1-C1".
+  let instPromise = null;
+  function loadInstitutions() {
+    if (!instPromise) {
+      const kept = store.getItem("rc.institutions");
+      instPromise = (kept ? Promise.resolve(JSON.parse(kept))
+        : api("/directory/institutions?limit=1000").then(list => {
+          store.setItem("rc.institutions", JSON.stringify(list));
+          return list;
+        })).then(list => {
+          window.RC_INST = {};
+          for (const i of list) window.RC_INST[i.id] = i;
+          return list;
+        }).catch(() => { instPromise = null; return []; });  // codes still show
+    }
+    return instPromise;
+  }
+  function instName(code) {
+    const i = (window.RC_INST || {})[code];
+    return i && i.name ? i.name : code;
+  }
+  function regionName(code) {
+    const i = Object.values(window.RC_INST || {}).find(x => x.region === code);
+    const name = i && (LANG === "en" ? i.region_name_en : i.region_name_zh);
+    return name ? name + " (" + code + ")" : code;
+  }
+  /** An institution as its name, with its code in small type (codes are what staff quote). */
+  function inst(code) {
+    if (!code) return "—";
+    const name = instName(code);
+    const me = session();
+    if (me && me.user && me.user.institution_id === code) {  // short where it is the reader's own
+      return el("span", {"data-inst": code, class: "own", title: name === code ? code : name + " " + code},
+        t("common.own_institution"), " ", el("small", {class: "muted", text: code}));
+    }
+    if (name === code) return el("span", {"data-inst": code, text: code});
+    return el("span", {"data-inst": code, title: code}, name, " ", el("small", {class: "muted", text: code}));
+  }
+
   /** Guard a page: the user must be signed in; pages for other roles say so. */
   function requireUser() {
     const s = session();
     if (!s || !s.user) { location.href = "/console/login"; return null; }
     const who = $("#who");
-    if (who) who.textContent = s.user.display_name + " · " + t("role." + s.user.role) + " · " + s.user.institution_id;
+    if (who) {
+      const line = name => s.user.display_name + " · " + t("role." + s.user.role) + " · " + name;
+      who.textContent = line(s.user.institution_id);
+      loadInstitutions().then(() => {
+        const name = instName(s.user.institution_id);
+        if (name !== s.user.institution_id) who.textContent = line(name + " " + s.user.institution_id);
+      });
+    }
     const out = $("#signout");
     if (out) out.hidden = false;
     const nav = $("#nav");
@@ -199,5 +248,6 @@
   });
 
   window.RC = {t, phrase, api, login, session, signOut, el, $, clear, fmtTime, fmtNum, fmtPct, status,
-    urgency, flash, errorText, requireUser, diagnosisName, loadIcd, newKey, ApiError, LANG};
+    urgency, flash, errorText, requireUser, diagnosisName, loadIcd, loadInstitutions, instName, inst, regionName,
+    newKey, ApiError, LANG};
 })();

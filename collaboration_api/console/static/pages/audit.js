@@ -9,15 +9,15 @@
     q.set("limit", "50");
     if (append && next) q.set("cursor", next);
     try {
-      const page = await api("/supervision/audit?" + q.toString());
+      const [page] = await Promise.all([api("/supervision/audit?" + q.toString()), RC.loadInstitutions()]);
       const body = $("#audit tbody");
       if (!append) clear(body);
       for (const e of page.items) {
         body.append(el("tr", {"data-outcome": e.outcome, "data-institution": e.entity_institution || "",
           "data-actor-institution": e.actor_institution || "", "data-actor": e.actor_username || ""},
-          el("td", {text: RC.fmtTime(e.recorded)}), el("td", {text: (e.actor_username || "—") + " · " + (e.actor_institution || "")}),
+          el("td", {text: RC.fmtTime(e.recorded)}), el("td", {text: (e.actor_username || "—") + " · " + RC.instName(e.actor_institution || "")}),
           el("td", {text: e.action + " · " + e.subtype}), el("td", {text: e.entity_type}),
-          el("td", {}, el("code", {text: (e.entity_id || "—").slice(0, 12)})), el("td", {text: e.entity_institution || "—"}),
+          el("td", {}, el("code", {text: (e.entity_id || "—").slice(0, 12)})), el("td", {}, RC.inst(e.entity_institution)),
           el("td", {}, el("span", {class: "badge " + (e.outcome === "0" ? "st-accepted" : "st-declined"), text: e.outcome === "0" ? t("audit.ok") : t("audit.denied")})),
           el("td", {class: "detail", text: e.outcome_desc})));
       }

@@ -11,8 +11,8 @@
       for (const c of page.items) {
         body.append(el("tr", {"data-id": c.id, "data-institution": c.institution_id, "data-target": c.expert_institution_id || ""},
           el("td", {text: RC.fmtTime(c.created_at)}), el("td", {text: RC.diagnosisName(c.diagnosis_code)}),
-          el("td", {text: t("consult." + c.mode)}), el("td", {text: c.institution_id}),
-          el("td", {text: (c.expert_institution_id || "—") + (c.expert_practitioner_id ? " · " + c.expert_practitioner_id : "")}),
+          el("td", {text: t("consult." + c.mode)}), el("td", {}, RC.inst(c.institution_id)),
+          el("td", {}, RC.inst(c.expert_institution_id), c.expert_practitioner_id ? " · " + c.expert_practitioner_id : ""),
           el("td", {}, RC.status(c.business_status))));
       }
     } catch (err) { flash(errorText(err), "error"); }
@@ -25,13 +25,13 @@
       const ul = el("ul", {class: "plain"});
       for (const item of s.items) {
         ul.append(el("li", {}, el("strong", {text: item.practitioner_name || item.practitioner_id}),
-          " · " + (item.practitioner_name ? item.practitioner_id + " · " : "") + item.institution_id + " · " +
+          " · " + (item.practitioner_name ? item.practitioner_id + " · " : "") + RC.instName(item.institution_id) + " · " +
           t("specialty." + item.specialty) + " · " + RC.fmtNum(item.score, 3) + " ",
           el("button", {type: "button", class: "small", onclick: async (ev) => {
             ev.target.disabled = true;
             try {
               await api("/consults/" + consult.id + "/choose", {body: {practitioner_id: item.practitioner_id, institution_id: item.institution_id}});
-              flash(t("referral.sent", {who: item.practitioner_name || item.practitioner_id, inst: item.institution_id}), "ok");
+              flash(t("referral.sent", {who: item.practitioner_name || item.practitioner_id, inst: RC.instName(item.institution_id)}), "ok");
               clear(box); list();
             } catch (err) { flash(errorText(err), "error"); ev.target.disabled = false; }
           }}, t("referral.choose"))));
@@ -43,7 +43,7 @@
   document.addEventListener("DOMContentLoaded", async () => {
     const user = RC.requireUser();
     if (!user) return;
-    const icd = await RC.loadIcd();
+    const [icd] = await Promise.all([RC.loadIcd(), RC.loadInstitutions()]);
     const dl = $("#icd-list");
     for (const d of icd) dl.append(el("option", {value: d.code, label: d.zh + " / " + d.en}));
     list();

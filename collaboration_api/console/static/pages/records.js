@@ -37,14 +37,14 @@
     for (const r of page.items) {
       body.append(el("tr", {"data-record": r.record_id, "data-holder": r.holder},
         el("td", {text: word("resource.", r.resource_type)}), el("td", {}, el("code", {text: r.record_id.split("/").slice(1).join("/")})),
-        el("td", {text: r.holder}), el("td", {text: content(r)}), check(r)));
+        el("td", {}, RC.inst(r.holder)), el("td", {text: content(r)}), check(r)));
     }
     $("#records-empty").hidden = page.items.length > 0;
     const list = clear($("#withheld"));
     for (const w of page.withheld) {
       list.append(el("li", {"data-record": w.record_id, "data-reason": w.reason},
         el("span", {class: "badge st-declined", text: t("records.reason." + w.reason)}), " ",
-        el("code", {text: w.record_id}), " · " + w.holder,
+        el("code", {text: w.record_id}), " · " + RC.instName(w.holder),
         el("div", {class: "muted", text: w.detail}),
         el("div", {class: "muted", text: w.log_index === null || w.log_index === undefined ? "" : t("records.log", {n: w.log_index})})));
     }
@@ -53,7 +53,7 @@
 
   document.addEventListener("DOMContentLoaded", async () => {
     if (!RC.requireUser()) return;
-    await RC.loadIcd();
+    await Promise.all([RC.loadIcd(), RC.loadInstitutions()]);
     const ref = $("#records").dataset.patient;
     try { render(await api("/patients/" + encodeURIComponent(ref) + "/records")); }
     catch (err) { flash(errorText(err), "error"); }

@@ -26,10 +26,10 @@
       fact("col.diagnosis", RC.diagnosisName(r.diagnosis_code)),
       fact("col.urgency", RC.urgency(r.urgency)),
       fact("referral.reason", r.reason),
-      fact("col.from", r.institution_id),
-      fact("col.to", (r.target_institution_id || "—") + (r.target_practitioner_id
-        ? " · " + (r.target_practitioner_name ? r.target_practitioner_name + " (" + r.target_practitioner_id + ")" : r.target_practitioner_id) : "")),
-      r.appointment ? fact("referral.appointment", el("span", {id: "appointment", text: RC.fmtTime(r.appointment.start) + " · " + r.appointment.institution_id})) : [],
+      fact("col.from", RC.inst(r.institution_id)),
+      fact("col.to", [RC.inst(r.target_institution_id), r.target_practitioner_id
+        ? " · " + (r.target_practitioner_name ? r.target_practitioner_name + " (" + r.target_practitioner_id + ")" : r.target_practitioner_id) : ""]),
+      r.appointment ? fact("referral.appointment", el("span", {id: "appointment"}, RC.fmtTime(r.appointment.start) + " · ", RC.inst(r.appointment.institution_id))) : [],
       r.status_reason ? fact("referral.status_reason", r.status_reason) : [],
       r.discharge_summary ? fact("referral.discharge_summary", r.discharge_summary) : [],
       r.follow_up_plan ? fact("referral.follow_up_plan", r.follow_up_plan) : [],
@@ -41,7 +41,7 @@
         el("span", {class: "when", text: RC.fmtTime(e.at)}),
         el("strong", {text: t("action." + e.action)}),
         " ", e.from_status ? RC.status(e.from_status) : "", e.from_status ? " → " : "", RC.status(e.to_status),
-        el("div", {class: "muted", text: t("role." + e.actor_role) + " · " + e.actor_institution})));
+        el("div", {class: "muted", text: t("role." + e.actor_role) + " · " + RC.instName(e.actor_institution)})));
     }
     const dec = clear($("#decisions"));
     for (const d of r.decisions) {
@@ -86,7 +86,7 @@
   document.addEventListener("DOMContentLoaded", async () => {
     user = RC.requireUser();
     if (!user) return;
-    await RC.loadIcd();
+    await Promise.all([RC.loadIcd(), RC.loadInstitutions()]);
     load();
   });
 })();

@@ -73,7 +73,7 @@
         el("td", {text: String(i + 1)}),
         el("td", {}, el("strong", {text: item.practitioner_name || item.practitioner_id}),
           el("div", {class: "muted", text: (item.practitioner_name ? item.practitioner_id + " · " : "") + t("specialty." + item.specialty)})),
-        el("td", {class: "nowrap", text: item.institution_id}),
+        el("td", {}, RC.inst(item.institution_id)),
         el("td", {}, el("span", {class: "score", text: RC.fmtNum(item.score, 3)})),
         el("td", {}, reasons),
         el("td", {text: RC.fmtTime(item.earliest_slot)}),
@@ -89,11 +89,11 @@
       const r = await api("/referrals/" + referral.id + "/choose",
         {body: {practitioner_id: item.practitioner_id, institution_id: item.institution_id}});
       const box = clear($("#sent"));
-      box.append(el("p", {role: "status", text: t("referral.sent", {who: item.practitioner_name || item.practitioner_id, inst: item.institution_id})}),
+      box.append(el("p", {role: "status", text: t("referral.sent", {who: item.practitioner_name || item.practitioner_id, inst: RC.instName(item.institution_id)})}),
         el("p", {}, RC.status(r.business_status), " ",
           el("a", {href: "/console/referrals/" + r.id, id: "sent-link"}, t("referral.open_detail"))));
       box.hidden = false;
-      flash(t("referral.sent", {who: item.practitioner_name || item.practitioner_id, inst: item.institution_id}), "ok");
+      flash(t("referral.sent", {who: item.practitioner_name || item.practitioner_id, inst: RC.instName(item.institution_id)}), "ok");
       $("#sent-link").focus();
     } catch (err) {
       flash(errorText(err), "error");
@@ -107,7 +107,7 @@
     const radios = document.querySelectorAll("input[name=urgency]");
     if (radios.length) radios[0].id = "urgency-first";
     loadPatients();
-    const list = await RC.loadIcd();
+    const [list] = await Promise.all([RC.loadIcd(), RC.loadInstitutions()]);
     const input = $("#dx-search");
     input.addEventListener("input", () => {
       const box = clear($("#dx-results"));

@@ -16,8 +16,9 @@
           el("td", {text: r.patient_id}),
           el("td", {text: RC.diagnosisName(r.diagnosis_code)}),
           el("td", {}, RC.urgency(r.urgency)),
-          el("td", {text: r.institution_id}),
-          el("td", {text: (r.target_institution_id || "—") + (r.target_practitioner_id ? " · " + r.target_practitioner_id : "")}),
+          el("td", {}, RC.inst(r.institution_id)),
+          el("td", {}, RC.inst(r.target_institution_id), r.target_practitioner_id
+            ? el("div", {title: r.target_practitioner_id, text: r.target_practitioner_name || r.target_practitioner_id}) : ""),
           el("td", {}, RC.status(r.business_status)),
           el("td", {}, el("a", {href: "/console/referrals/" + r.id}, t("common.open")))));
       }
@@ -27,7 +28,7 @@
   document.addEventListener("DOMContentLoaded", async () => {
     const user = RC.requireUser();
     if (!user) return;
-    await RC.loadIcd();
+    await Promise.all([RC.loadIcd(), RC.loadInstitutions()]);
     for (const b of document.querySelectorAll(".tab")) b.addEventListener("click", () => show(b.dataset.side));
     const side = new URLSearchParams(location.search).get("side") ||
       (user.role === "clinician" ? "sent" : "received");

@@ -68,7 +68,8 @@
         }
         body.append(el("tr", {"data-id": item.referral_id, "data-institution": item.origin_institution_id},
           el("td", {}, RC.urgency(item.urgency), " ", el("strong", {text: RC.diagnosisName(item.diagnosis_code)}),
-            el("div", {class: "muted", text: item.origin_institution_id + " · " + RC.fmtTime(item.created_at)}),
+            el("div", {class: "muted", title: item.origin_institution_id,
+              text: RC.instName(item.origin_institution_id) + " · " + RC.fmtTime(item.created_at)}),
             el("div", {}, RC.status(item.business_status))),
           el("td", {}, el("strong", {text: item.practitioner_name || item.practitioner_id}),
             el("div", {class: "muted", text: item.practitioner_id + (item.specialty ? " · " + t("specialty." + item.specialty) : "")})),
@@ -84,7 +85,7 @@
 
   document.addEventListener("DOMContentLoaded", async () => {
     if (!RC.requireUser()) return;
-    await RC.loadIcd();
+    await Promise.all([RC.loadIcd(), RC.loadInstitutions()]);
     load();
   });
 })();

@@ -115,7 +115,7 @@
             drift && a.feature ? el("div", {class: "muted", text: t("alert.drift_detail",
               {feature: a.feature, value: RC.fmtNum(a.value, 2), threshold: RC.fmtNum(a.threshold, 2)})}) : ""),
           el("td", {}, RC.urgency(a.urgency)),
-          el("td", {text: a.institution_id || "—"}), el("td", {text: Number(a.hours_open).toFixed(1)}),
+          el("td", {}, RC.inst(a.institution_id)), el("td", {text: Number(a.hours_open).toFixed(1)}),
           el("td", {text: drift ? "—" : String(a.sla_hours)})));
       }
       $("#alerts-empty").hidden = alerts.length > 0;
@@ -124,13 +124,16 @@
     } catch (err) { flash(errorText(err), "error"); }
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("DOMContentLoaded", async () => {
     const user = RC.requireUser();
     if (!user) return;
     const region = user.institution_id.split("-")[0];
     const sel = $("#scope");
-    sel.append(el("option", {value: "institution:" + user.institution_id, text: t("kpi.institution") + " " + user.institution_id}),
-      el("option", {value: "region:" + region, text: t("kpi.region") + " " + region}));
+    await RC.loadInstitutions();
+    const id = user.institution_id, own = RC.instName(id);
+    sel.append(el("option", {value: "institution:" + id,
+      text: t("kpi.institution") + " " + (own === id ? id : own + " (" + id + ")")}),
+      el("option", {value: "region:" + region, text: t("kpi.region") + " " + RC.regionName(region)}));
     $("#scope-form").addEventListener("submit", (ev) => { ev.preventDefault(); load(user); });
     // the CSV needs the bearer token: fetch it and hand the file over
     $("#csv").addEventListener("click", async (ev) => {

@@ -14,14 +14,14 @@
   document.addEventListener("DOMContentLoaded", async () => {
     const user = RC.requireUser();
     if (!user) return;
-    await RC.loadIcd();
+    await Promise.all([RC.loadIcd(), RC.loadInstitutions()]);
     try {
       const refs = await api("/referrals?limit=100&side=received");
       const body = clear($("#wl-ref tbody"));
       for (const r of sortOpen(refs.items)) {
         body.append(el("tr", {"data-id": r.id, "data-institution": r.institution_id, "data-target": r.target_institution_id || ""},
           el("td", {text: RC.fmtTime(r.created_at)}), el("td", {text: RC.diagnosisName(r.diagnosis_code)}),
-          el("td", {}, RC.urgency(r.urgency)), el("td", {text: r.institution_id}), el("td", {}, RC.status(r.business_status)),
+          el("td", {}, RC.urgency(r.urgency)), el("td", {}, RC.inst(r.institution_id)), el("td", {}, RC.status(r.business_status)),
           el("td", {}, el("a", {href: "/console/referrals/" + r.id}, t("common.open")))));
       }
       $("#wl-ref").closest("section").querySelector(".empty").hidden = refs.items.length > 0;
@@ -33,7 +33,7 @@
       for (const c of sortOpen(mine)) {
         body.append(el("tr", {"data-id": c.id, "data-institution": c.institution_id, "data-target": c.expert_institution_id || ""},
           el("td", {text: RC.fmtTime(c.created_at)}), el("td", {text: RC.diagnosisName(c.diagnosis_code)}),
-          el("td", {text: t("consult." + c.mode)}), el("td", {text: c.institution_id}), el("td", {}, RC.status(c.business_status))));
+          el("td", {text: t("consult." + c.mode)}), el("td", {}, RC.inst(c.institution_id)), el("td", {}, RC.status(c.business_status))));
       }
       $("#wl-con").closest("section").querySelector(".empty").hidden = mine.length > 0;
     } catch (err) { flash(errorText(err), "error"); }
@@ -51,7 +51,7 @@
             el("td", {text: RC.fmtTime(s.registered_at)}),
             el("td", {text: [s.modality, s.body_part, s.description].filter(Boolean).join(" · ") +
               " (" + s.series_count + "/" + s.instance_count + ")"}),
-            el("td", {}, RC.urgency(s.urgency || "routine")), el("td", {text: s.institution_id || "—"}),
+            el("td", {}, RC.urgency(s.urgency || "routine")), el("td", {}, RC.inst(s.institution_id)),
             el("td", {}, el("span", {class: "badge st-" + s.status, text: t("imaging." + s.status)}))));
         }
         $("#img-empty").hidden = seen.size > 0;
