@@ -29,23 +29,24 @@ STEP = responses(409, 422)
 def create_consult(data: ConsultCreate, db: DbSession, settings: SettingsDep,
                    caller: CurrentUser) -> ConsultRead:
     """Ask another institution's expert for an opinion, live or asynchronous."""
-    return ConsultRead.model_validate(
-        service.create_consult(db=db, settings=settings, caller=caller, data=data))
+    return service.named(settings, service.create_consult(
+        db=db, settings=settings, caller=caller, data=data))
 
 
 @router.get("", response_model=ConsultPage)
-def list_consults(db: DbSession, caller: CurrentUser, cursor: str | None = None,
+def list_consults(db: DbSession, settings: SettingsDep, caller: CurrentUser,
+                  cursor: str | None = None,
                   limit: int = Query(50, ge=1, le=MAX_PAGE)) -> ConsultPage:
     rows, nxt = service.list_consults(db=db, caller=caller, cursor=cursor, limit=limit)
-    return ConsultPage(items=[ConsultRead.model_validate(r) for r in rows], next=nxt)
+    return ConsultPage(items=[service.named(settings, r) for r in rows], next=nxt)
 
 
 @router.get("/{consult_id}", response_model=ConsultDetail)
-def read_consult(consult_id: str, db: DbSession, caller: CurrentUser) -> ConsultDetail:
+def read_consult(consult_id: str, db: DbSession, settings: SettingsDep,
+                 caller: CurrentUser) -> ConsultDetail:
     consult = service.get_consult(db=db, caller=caller, consult_id=consult_id)
     return ConsultDetail.model_validate(
-        {**ConsultRead.model_validate(consult).model_dump(),
-         **service.detail(db=db, consult=consult)})
+        service.detail(db=db, settings=settings, consult=consult))
 
 
 @router.get("/{consult_id}/suggestions", response_model=SuggestionPage,
@@ -60,7 +61,7 @@ def suggestions(consult_id: str, request: Request, db: DbSession, settings: Sett
 
 def _step(action: str, body: object, consult_id: str, db: DbSession, settings: SettingsDep,
           caller: CurrentUser) -> ConsultRead:
-    return ConsultRead.model_validate(service.transition(
+    return service.named(settings, service.transition(
         db=db, settings=settings, caller=caller, consult_id=consult_id, action=action,
         body=body))
 

@@ -53,6 +53,8 @@ class ConsultRead(BaseModel):
     status: str = Field(description="FHIR Task.status")
     business_status: str = Field(description="FHIR Task.businessStatus")
     expert_practitioner_id: str | None
+    expert_practitioner_name: str | None = Field(
+        None, description="from the expert institution's directory")
     expert_institution_id: str | None
     status_reason: str | None
     appointment_id: str | None

@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 
 from collaboration_api.auth.deps import Caller
 from collaboration_api.consult.models import Consult
-from collaboration_api.consult.schemas import ConsultCreate, Feedback, Opinion, SuggestionPage
+from collaboration_api.consult.schemas import (
+    ConsultCreate,
+    ConsultRead,
+    Feedback,
+    Opinion,
+    SuggestionPage,
+)
 from collaboration_api.directory import service as directory
 from collaboration_api.pagination import decode_cursor
 from collaboration_api.problems import Problem
@@ -92,9 +98,18 @@ def get_consult(*, db: Session, caller: Caller, consult_id: str) -> Consult:
     return consult
 
 
-def detail(*, db: Session, consult: Consult) -> dict[str, Any]:
-    return {"history": workflow.history(db, "consult", consult.id),
-            "decisions": workflow.decisions(db, "consult", consult.id)}
+def named(settings: Settings, consult: Consult) -> ConsultRead:
+    """The consultation with its expert's name from the directory."""
+    return directory.with_practitioner_name(
+        settings, ConsultRead.model_validate(consult), pid="expert_practitioner_id",
+        inst="expert_institution_id", name="expert_practitioner_name")
+
+
+def detail(*, db: Session, settings: Settings, consult: Consult) -> dict[str, Any]:
+    return {**named(settings, consult).model_dump(),
+            "history": workflow.history(db, "consult", consult.id),
+            "decisions": directory.named_decisions(
+                settings, workflow.decisions(db, "consult", consult.id))}
 
 
 def suggestions(*, db: Session, settings: Settings, serving: ServingClient, caller: Caller,

@@ -9,11 +9,15 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+from collaboration_api.workflow.schemas import DecisionRead
 from regioncare.settings import Settings
 from serving.schemas import RecommendItem
 
+M = TypeVar("M", bound=BaseModel)
 MAX_PAGE = 200
 PATIENT_ROLES = ("clinician", "specialist", "scheduler", "radiologist")
 
@@ -172,6 +176,24 @@ def with_names(settings: Settings, items: list[RecommendItem]) -> list[Recommend
     names = {inst: practitioner_names(settings, inst) for inst in {i.institution_id for i in items}}
     return [i.model_copy(update={"practitioner_name": names[i.institution_id].get(
         i.practitioner_id)}) for i in items]
+
+
+def with_practitioner_name(settings: Settings, read: M, *, pid: str, inst: str,
+                           name: str) -> M:
+    """A task (referral, consultation) with its target practitioner's name from the
+    directory: the task keeps the id only."""
+    practitioner, institution = getattr(read, pid), getattr(read, inst)
+    if not (practitioner and institution):
+        return read
+    return read.model_copy(update={
+        name: practitioner_names(settings, institution).get(practitioner)})
+
+
+def named_decisions(settings: Settings, rows: list[Any]) -> list[DecisionRead]:
+    """Decisions on practitioners (chosen, declined, accepted) with each one's name."""
+    out = [DecisionRead.model_validate(r) for r in rows]
+    return [d.model_copy(update={"practitioner_name": practitioner_names(
+        settings, d.institution_id).get(d.practitioner_id)}) for d in out]
 
 
 def first_practitioner(settings: Settings, institution_id: str) -> str | None:

@@ -119,12 +119,9 @@ def get_referral(*, db: Session, caller: Caller, referral_id: str) -> Referral:
 def named(settings: Settings, referral: Referral) -> ReferralRead:
     """The referral with its target practitioner's name from the directory (the task keeps
     the id only)."""
-    read = ReferralRead.model_validate(referral)
-    if not (read.target_practitioner_id and read.target_institution_id):
-        return read
-    name = directory.practitioner_names(settings, read.target_institution_id).get(
-        read.target_practitioner_id)
-    return read.model_copy(update={"target_practitioner_name": name})
+    return directory.with_practitioner_name(
+        settings, ReferralRead.model_validate(referral), pid="target_practitioner_id",
+        inst="target_institution_id", name="target_practitioner_name")
 
 
 def detail(*, db: Session, settings: Settings, referral: Referral) -> dict[str, Any]:
@@ -132,7 +129,8 @@ def detail(*, db: Session, settings: Settings, referral: Referral) -> dict[str, 
 
     return {**named(settings, referral).model_dump(),
             "history": workflow.history(db, "referral", referral.id),
-            "decisions": workflow.decisions(db, "referral", referral.id),
+            "decisions": directory.named_decisions(
+                settings, workflow.decisions(db, "referral", referral.id)),
             "appointment": db.get(Appointment, referral.appointment_id)
             if referral.appointment_id else None}
 

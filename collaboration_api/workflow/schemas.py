@@ -56,6 +56,8 @@ class DecisionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     practitioner_id: str
+    practitioner_name: str | None = Field(
+        None, description="from the institution's directory")
     institution_id: str
     decision: str
     suggested: bool

@@ -29,7 +29,7 @@ def test_live_consultation_through_opinion_and_feedback(api) -> None:  # type: i
     # suggestions need serving (tests/api/test_recommendations.py): here the clinician picks
     choice = {"practitioner_id": practitioner_id("R2-T1", 2), "institution_id": "R2-T1"}
     step("choose", expert, choice, 404)
-    step("choose", clin, choice)
+    assert step("choose", clin, choice)["expert_practitioner_name"] == "Dr R2-T1 2"
     step("accept", other_sched, None, 404)
     step("accept", clin, None, 403)
     step("opinion", expert, {"opinion": "too early"}, 409)
@@ -77,6 +77,11 @@ def test_live_consultation_through_opinion_and_feedback(api) -> None:  # type: i
     detail = api.get(f"/consults/{cid}", expert).json()
     assert [e["action"] for e in detail["history"]] == [
         "create", "choose", "accept", "schedule", "start", "opinion", "feedback"]
+    # the expert by name, in the detail, its decisions and the list
+    assert detail["expert_practitioner_name"] == "Dr R2-T1 2"
+    assert {d["practitioner_name"] for d in detail["decisions"]} == {"Dr R2-T1 2"}
+    listed = api.get("/consults", clin).json()["items"]
+    assert next(c for c in listed if c["id"] == cid)["expert_practitioner_name"] == "Dr R2-T1 2"
     kinds = {n["kind"] for n in api.get("/notifications", clin).json()["items"]
              if n["subject_id"] == cid}
     assert {"consult.accept", "consult.schedule", "consult.start", "consult.opinion"} <= kinds

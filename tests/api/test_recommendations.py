@@ -97,6 +97,7 @@ def test_choices_on_suggestions_are_stored_with_the_model_version(live, platform
                        json={"practitioner_id": pick["practitioner_id"]}).status_code == 200
     d = client.get(f"/consults/{cid}", headers=clin).json()["decisions"][0]
     assert (d["suggested"], d["rank"], d["model_version"]) == (True, 2, version)
+    assert d["practitioner_name"] and d["practitioner_name"] == pick["practitioner_name"]
 
 
 def test_challenger_in_shadow_is_compared_on_the_clinicians_choices(live, platform) -> None:  # type: ignore[no-untyped-def]

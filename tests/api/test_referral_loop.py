@@ -107,6 +107,8 @@ def test_referral_up_and_down_loop(api) -> None:  # type: ignore[no-untyped-def]
                          (practitioner_id("R1-T1", 2), "chosen"),
                          (practitioner_id("R1-T1", 2), "accepted")]
     assert detail["decisions"][1]["reason"] == "no catheter lab slot this week"
+    assert [d["practitioner_name"] for d in detail["decisions"]] == [
+        "Dr R1-T1 1", "Dr R1-T1 1", "Dr R1-T1 2", "Dr R1-T1 2"]
 
     # the other side was notified of each step
     spec_kinds = [n["kind"] for n in api.get("/notifications", spec).json()["items"]

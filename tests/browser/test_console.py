@@ -241,6 +241,8 @@ def test_clinician_refers_a_patient_through_the_pages(
     page.locator("#c-suggest li button").first.click()
     page.wait_for_selector("#c-suggest li", state="detached")  # cleared once chosen
     page.wait_for_selector("#c-table tbody tr")
+    # the list names the chosen expert too
+    page.wait_for_selector(f'#c-table tbody tr:has-text("{first_expert.split(" · ")[0]}")')
     s.record("clinician-consult-requested", mark)
     consults = console.api("GET", "/consults?limit=100", me["username"]).json()["items"]
     assert any(c["business_status"] == "awaiting-acceptance" for c in consults)

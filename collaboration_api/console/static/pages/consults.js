@@ -12,7 +12,8 @@
         body.append(el("tr", {"data-id": c.id, "data-institution": c.institution_id, "data-target": c.expert_institution_id || ""},
           el("td", {text: RC.fmtTime(c.created_at)}), el("td", {text: RC.diagnosisName(c.diagnosis_code)}),
           el("td", {text: t("consult." + c.mode)}), el("td", {}, RC.inst(c.institution_id)),
-          el("td", {}, RC.inst(c.expert_institution_id), c.expert_practitioner_id ? " · " + c.expert_practitioner_id : ""),
+          el("td", {}, RC.inst(c.expert_institution_id), c.expert_practitioner_id
+            ? el("div", {title: c.expert_practitioner_id, text: c.expert_practitioner_name || c.expert_practitioner_id}) : ""),
           el("td", {}, RC.status(c.business_status))));
       }
     } catch (err) { flash(errorText(err), "error"); }

@@ -45,7 +45,8 @@
     }
     const dec = clear($("#decisions"));
     for (const d of r.decisions) {
-      dec.append(el("li", {text: RC.fmtTime(d.at) + " · " + t("decision." + d.decision) + " · " + d.practitioner_id +
+      dec.append(el("li", {text: RC.fmtTime(d.at) + " · " + t("decision." + d.decision) + " · " +
+        (d.practitioner_name ? d.practitioner_name + " (" + d.practitioner_id + ")" : d.practitioner_id) +
         (d.rank ? " · #" + d.rank : "") + (d.model_version ? " · v" + d.model_version : "") + (d.reason ? " · " + d.reason : "")}));
     }
     if (!r.decisions.length) dec.append(el("li", {class: "muted", text: "—"}));
