@@ -62,7 +62,8 @@ def _records(settings: Settings, rtype: str) -> list[tuple[str, dict]]:
 def search_institutions(*, settings: Settings, q: str | None, tier: int | None,
                         region: str | None, limit: int) -> list[dict[str, Any]]:
     found = []
-    for site, org in _records(settings, "Organization"):
+    for site in stores.institutions(settings):
+        org = stores.organization(settings, site) or {}
         row = {"id": site, "name": org.get("name"), "tier": org.get("tier"),
                "region": org.get("region"), "region_name_zh": org.get("region_name_zh"),
                "region_name_en": org.get("region_name_en")}

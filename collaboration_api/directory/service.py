@@ -112,15 +112,39 @@ def practitioner_at(settings: Settings, institution_id: str, practitioner_id: st
         return store.get(f"Practitioner/{practitioner_id}") is not None
 
 
-def institution_directory(settings: Settings, institution_id: str) -> dict[str, Any]:
-    """Practitioners and slots of one institution's record store; read once, again only
-    after the store changes (its write-ahead log included, where changes land first)."""
+def _stamped(settings: Settings, institution_id: str) -> tuple[str, int, int] | None:
+    """An institution's record store with its and its write-ahead log's change times (where
+    changes land first): the key under which what was read from it stays valid."""
     path = Path(settings.records_dir) / institution_id / "records.sqlite"
     if not path.exists():
-        return {"practitioners": [], "slots": {}}
+        return None
     wal = path.with_name(path.name + "-wal")
-    return _read_directory(str(path), path.stat().st_mtime_ns,
-                           wal.stat().st_mtime_ns if wal.exists() else 0)
+    return str(path), path.stat().st_mtime_ns, wal.stat().st_mtime_ns if wal.exists() else 0
+
+
+def institution_directory(settings: Settings, institution_id: str) -> dict[str, Any]:
+    """Practitioners and slots of one institution's record store; read once, again only
+    after the store changes."""
+    key = _stamped(settings, institution_id)
+    return _read_directory(*key) if key else {"practitioners": [], "slots": {}}
+
+
+def organization(settings: Settings, institution_id: str) -> dict[str, Any] | None:
+    """The institution's own Organization record, read again only after its store changes."""
+    key = _stamped(settings, institution_id)
+    return _read_organization(*key) if key else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_organization(path: str, _mtime: int, _wal_mtime: int) -> dict[str, Any] | None:
+    import json
+
+    from features.records import RecordStore
+
+    with RecordStore(Path(path)) as store:
+        for _rid, _t, body in store.iter_records("Organization"):
+            return json.loads(body)
+    return None
 
 
 @functools.lru_cache(maxsize=64)
