@@ -42,11 +42,16 @@ PAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "referral_new": ("referral_new.html", "nav.referral_new", ("clinician", "specialist")),
     "referrals": ("referrals.html", "nav.referrals", ("clinician", "specialist", "scheduler")),
     "referral": (
-        "referral_detail.html",
+        "subject_detail.html",
         "referral.detail",
         ("clinician", "specialist", "scheduler"),
     ),
     "consults": ("consults.html", "nav.consults", ("clinician", "specialist")),
+    "consult": (
+        "subject_detail.html",
+        "consult.detail",
+        ("clinician", "specialist", "scheduler"),
+    ),
     "records": ("records.html", "records.title", ("clinician", "specialist", "radiologist")),
     "scheduler": ("scheduler.html", "nav.scheduler", ("scheduler",)),
     "calendar": ("calendar.html", "nav.calendar", ("scheduler", "specialist")),
@@ -132,7 +137,16 @@ def referral_new(request: Request) -> HTMLResponse:
 
 @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
 def referral_detail(request: Request, referral_id: str) -> HTMLResponse:
-    return _page(request, "referral", subject_id=referral_id)
+    return _page(request, "referral", subject_id=referral_id, back_href="/console/referrals",
+                 back_key="nav.referrals", timeline_key="referral.timeline",
+                 script="referral_detail.js")
+
+
+@router.get("/consults/{consult_id}", response_class=HTMLResponse)
+def consult_detail(request: Request, consult_id: str) -> HTMLResponse:
+    return _page(request, "consult", subject_id=consult_id, back_href="/console/consults",
+                 back_key="nav.consults", timeline_key="consult.timeline",
+                 script="consult_detail.js")
 
 
 @router.get("/patients/{patient_ref}/records", response_class=HTMLResponse)

@@ -454,6 +454,57 @@ def test_worklists_of_specialist_and_radiologist(session_as, console: Console, f
     r.shot("home-radiologist")
 
 
+def test_a_consultation_runs_from_question_to_rated_opinion(
+    session_as, console: Console
+) -> None:
+    clinician = console.account("clinician")
+    expert = next(a for a in console.accounts
+                  if a["role"] == "specialist" and a["institution"] != clinician["institution"])
+    who = console.api("GET", f"/directory/practitioners?institution={expert['institution']}",
+                      clinician["username"]).json()[0]
+    patient = console.api("GET", "/patients?limit=1", clinician["username"]).json()["items"][0]
+    cid = console.api("POST", "/consults", clinician["username"], json={
+        "patient_id": patient["id"], "diagnosis_code": "E11.9", "mode": "async",
+        "question": "HbA1c 9.8% on metformin: add an SGLT2 inhibitor or insulin?"}).json()["id"]
+    assert console.api("POST", f"/consults/{cid}/choose", clinician["username"], json={
+        "practitioner_id": who["id"], "institution_id": expert["institution"]}).status_code == 200
+
+    # the expert finds it on the worklist, opens it, accepts and answers
+    s = session_as("specialist", expert["institution"])
+    page = s.page
+    page.wait_for_selector(f'#wl-con tr[data-id="{cid}"] a')
+    page.click(f'#wl-con tr[data-id="{cid}"] a')
+    page.wait_for_selector('#actions form[data-action="accept"]')
+    assert who["name"] in page.inner_text("#facts")  # the expert by name
+    assert page.locator("#actions form").evaluate_all("fs => fs.map(f => f.dataset.action)") == [
+        "accept", "decline"]
+    mark = console.timed.mark()
+    page.click('#actions form[data-action="accept"] button[type=submit]')
+    page.wait_for_selector('#actions form[data-action="opinion"]')
+    page.fill("#f-opinion", "Add empagliflozin 10 mg daily; recheck HbA1c in 3 months.")
+    s.shot("specialist-consult-opinion")
+    page.click('#actions form[data-action="opinion"] button[type=submit]')
+    page.wait_for_selector("#opinion")
+    s.record("specialist-consult-answered", mark)
+    assert page.locator("#actions form").count() == 0  # the rating is the requester's
+
+    # the requester reads the opinion and rates it; the consultation closes
+    c = session_as("clinician", clinician["institution"])
+    c.visit(f"/console/consults/{cid}", "clinician-consult-detail", ready="#actions form")
+    assert "empagliflozin" in c.page.inner_text("#opinion")
+    c.page.select_option("#f-rating", "4")
+    c.page.fill("#f-feedback", "clear, actionable")
+    c.page.click('#actions form[data-action="feedback"] button[type=submit]')
+    c.page.wait_for_selector("#feedback")
+    assert c.page.inner_text("#feedback") == "★★★★ · clear, actionable"
+    done = console.api("GET", f"/consults/{cid}", clinician["username"]).json()
+    assert (done["business_status"], done["rating"]) == ("closed", 4)
+    assert [e["action"] for e in done["history"]] == [
+        "create", "choose", "accept", "opinion", "feedback"]
+    # the consults list links to it
+    c.visit("/console/consults", "clinician-consults-list", ready=f'#c-table tr[data-id="{cid}"] a')
+
+
 def test_supervisor_dashboard_shows_the_apis_figures(session_as, console: Console) -> None:
     s = session_as("supervisor")
     page = s.page

@@ -205,6 +205,68 @@
     return el("span", {"data-inst": code, title: code}, name, " ", el("small", {class: "muted", text: code}));
   }
 
+  function fact(k, v) { return [el("dt", {text: t(k)}), el("dd", {}, v)]; }
+  function who(id, name) { return name ? name + " (" + id + ")" : id; }
+
+  /** A workflow subject's page (a referral, a consultation): its facts, timeline and
+   * decisions on practitioners, and the next steps the reader may take; a step posts and
+   * the page re-renders. spec: {path, target(s): the receiving institution, facts(s): [fact],
+   * next(s): [[action, side, roles, needs]], field(needs): inputs, body(form): the step's
+   * body, down(action): drawn as a step down (back to the community)}. */
+  function subjectPage(spec) {
+    const id = () => $("#detail").dataset.id;
+    let user = null;
+    function render(s) {
+      $("#detail").hidden = false;
+      clear($("#facts")).append(...spec.facts(s).flat());
+      const tl = clear($("#timeline"));
+      for (const e of s.history) {
+        tl.append(el("li", {class: spec.down && spec.down(e.action) ? "down" : "up"},
+          el("span", {class: "when", text: fmtTime(e.at)}),
+          el("strong", {text: t("action." + e.action)}),
+          " ", e.from_status ? status(e.from_status) : "", e.from_status ? " → " : "", status(e.to_status),
+          el("div", {class: "muted", text: t("role." + e.actor_role) + " · " + instName(e.actor_institution)})));
+      }
+      const dec = clear($("#decisions"));
+      for (const d of s.decisions) {
+        dec.append(el("li", {text: fmtTime(d.at) + " · " + t("decision." + d.decision) + " · " + who(d.practitioner_id, d.practitioner_name) +
+          (d.rank ? " · #" + d.rank : "") + (d.model_version ? " · v" + d.model_version : "") + (d.reason ? " · " + d.reason : "")}));
+      }
+      if (!s.decisions.length) dec.append(el("li", {class: "muted", text: "—"}));
+      const side = user.institution_id === s.institution_id ? "origin" :
+        user.institution_id === spec.target(s) ? "target" : null;
+      const box = clear($("#actions"));
+      for (const [action, sd, roles, needs] of spec.next(s)) {
+        if (sd !== side || !roles.includes(user.role)) continue;
+        const form = el("form", {class: "step", "data-action": action});
+        if (needs === "reason") form.append(el("label", {for: "f-reason", text: t("referral.decline_reason")}), el("input", {id: "f-reason", name: "reason", required: true}));
+        else if (needs) form.append(...spec.field(needs));
+        form.append(el("button", {type: "submit", class: action === "decline" ? "danger" : "primary"}, t("action." + action)));
+        form.addEventListener("submit", (ev) => { ev.preventDefault(); step(action, form); });
+        box.append(form);
+      }
+    }
+    async function step(action, form) {
+      const body = form.reason ? {reason: form.reason.value} : spec.body(form);
+      try {
+        await api(spec.path + id() + "/" + action, {body: body || {}});
+        flash(t("common.saved"), "ok");
+        load();
+      } catch (err) { flash(errorText(err), "error"); }
+    }
+    async function load() {
+      try { render(await api(spec.path + id())); }
+      catch (err) { flash(errorText(err), "error"); }
+    }
+    document.addEventListener("DOMContentLoaded", async () => {
+      user = requireUser();
+      if (!user) return;
+      await Promise.all([loadIcd(), loadInstitutions()]);
+      load();
+    });
+    return () => user;
+  }
+
   /** Guard a page: the user must be signed in; pages for other roles say so. */
   function requireUser() {
     const s = session();
@@ -248,6 +310,6 @@
   });
 
   window.RC = {t, phrase, api, login, session, signOut, el, $, clear, fmtTime, fmtNum, fmtPct, status,
-    urgency, flash, errorText, requireUser, diagnosisName, loadIcd, loadInstitutions, instName, inst, regionName,
+    urgency, flash, errorText, requireUser, diagnosisName, loadIcd, loadInstitutions, instName, inst, regionName, fact, who, subjectPage,
     newKey, ApiError, LANG};
 })();

@@ -14,7 +14,8 @@
           el("td", {text: t("consult." + c.mode)}), el("td", {}, RC.inst(c.institution_id)),
           el("td", {}, RC.inst(c.expert_institution_id), c.expert_practitioner_id
             ? el("div", {title: c.expert_practitioner_id, text: c.expert_practitioner_name || c.expert_practitioner_id}) : ""),
-          el("td", {}, RC.status(c.business_status))));
+          el("td", {}, RC.status(c.business_status)),
+          el("td", {}, el("a", {href: "/console/consults/" + c.id}, t("common.open")))));
       }
     } catch (err) { flash(errorText(err), "error"); }
   }
