@@ -312,6 +312,18 @@ def test_scheduler_accepts_adjusts_and_rejects_on_the_board(
     assert rejected["business_status"] == "declined"
     assert rejected["status_reason"] == "no catheter lab capacity this week"
 
+    # the requester chooses again on the referral's page, from suggestions without the decliner
+    c = session_as("clinician", console.account("clinician")["institution"])
+    c.visit(f"/console/referrals/{reject_id}", "clinician-choose-again", ready="#choose-again li")
+    offered = c.page.locator("#choose-again li").evaluate_all(
+        "ls => ls.map(l => l.dataset.practitioner)")
+    assert offered and pid not in offered
+    c.page.locator("#choose-again li button").first.click()
+    c.page.wait_for_selector("#timeline li:nth-child(4)")  # create, choose, decline, choose
+    again = console.api("GET", f"/referrals/{reject_id}", flow["clinician"]).json()
+    assert again["business_status"] == "awaiting-acceptance"
+    assert again["target_practitioner_id"] == offered[0]
+
     # the practitioner's calendar shows the booked slots
     s.visit(f"/console/calendar?practitioner={pid}", "scheduler-calendar", ready=".calendar .day")
     cal = console.api(

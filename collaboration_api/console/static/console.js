@@ -212,7 +212,8 @@
    * decisions on practitioners, and the next steps the reader may take; a step posts and
    * the page re-renders. spec: {path, target(s): the receiving institution, facts(s): [fact],
    * next(s): [[action, side, roles, needs]], field(needs): inputs, body(form): the step's
-   * body, down(action): drawn as a step down (back to the community)}. */
+   * body, down(action): drawn as a step down (back to the community), suggest: where the
+   * requester finds specialists to choose (again, after a decline)}. */
   function subjectPage(spec) {
     const id = () => $("#detail").dataset.id;
     let user = null;
@@ -245,6 +246,32 @@
         form.addEventListener("submit", (ev) => { ev.preventDefault(); step(action, form); });
         box.append(form);
       }
+      if (side === "origin" && ["awaiting-choice", "declined"].includes(s.business_status) &&
+          ["clinician", "specialist"].includes(user.role)) suggest(s, box);
+    }
+    /* the requester chooses (again): the recommender's list without those who declined */
+    async function suggest(s, box) {
+      const declined = new Set(s.decisions.filter(d => d.decision === "declined").map(d => d.practitioner_id));
+      try {
+        const page = await api(spec.path + id() + spec.suggest);
+        const ul = el("ul", {class: "plain", id: "choose-again"});
+        for (const item of page.items.filter(i => !declined.has(i.practitioner_id)).slice(0, 5)) {
+          const why = (item.reasons || []).slice(0, 2).map((r, k) => phrase("reason", (item.reason_codes || [])[k], r));
+          ul.append(el("li", {"data-practitioner": item.practitioner_id},
+            el("strong", {text: item.practitioner_name || item.practitioner_id}),
+            " · " + instName(item.institution_id) + " · " + t("specialty." + item.specialty),
+            el("div", {class: "muted", text: why.join("；")}),
+            el("button", {type: "button", class: "small primary", onclick: async (ev) => {
+              ev.target.disabled = true;
+              try {
+                await api(spec.path + id() + "/choose", {body: {practitioner_id: item.practitioner_id, institution_id: item.institution_id}});
+                flash(t("referral.sent", {who: item.practitioner_name || item.practitioner_id, inst: instName(item.institution_id)}), "ok");
+                load();
+              } catch (err) { flash(errorText(err), "error"); ev.target.disabled = false; }
+            }}, t("referral.choose"))));
+        }
+        box.append(el("h3", {text: t("referral.choose_again")}), ul);
+      } catch (err) { flash(errorText(err), "error"); }
     }
     async function step(action, form) {
       const body = form.reason ? {reason: form.reason.value} : spec.body(form);

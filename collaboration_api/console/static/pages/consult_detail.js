@@ -38,7 +38,7 @@
   }
 
   RC.subjectPage({
-    path: "/consults/", target: c => c.expert_institution_id, next, field, body,
+    path: "/consults/", suggest: "/suggestions?k=10", target: c => c.expert_institution_id, next, field, body,
     facts: c => [
       fact("col.status", RC.status(c.business_status)),
       fact("col.task_status", c.status),

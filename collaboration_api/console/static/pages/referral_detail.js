@@ -14,6 +14,7 @@
   };
   const user = RC.subjectPage({
     path: "/referrals/",
+    suggest: "/recommendations?k=10",
     target: r => r.target_institution_id,
     next: r => NEXT[r.business_status] || [],
     down: action => ["refer-back", "close"].includes(action),
