@@ -100,9 +100,9 @@ def get_consult(*, db: Session, caller: Caller, consult_id: str) -> Consult:
 
 def named(settings: Settings, consult: Consult) -> ConsultRead:
     """The consultation with its expert's name from the directory."""
-    return directory.with_practitioner_name(
-        settings, ConsultRead.model_validate(consult), pid="expert_practitioner_id",
-        inst="expert_institution_id", name="expert_practitioner_name")
+    read = ConsultRead.model_validate(consult)
+    return read.model_copy(update={"expert_practitioner_name": directory.practitioner_name(
+        settings, read.expert_institution_id, read.expert_practitioner_id)})
 
 
 def detail(*, db: Session, settings: Settings, consult: Consult) -> dict[str, Any]:

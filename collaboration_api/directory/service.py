@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
-
 from collaboration_api.workflow.schemas import DecisionRead
 from regioncare.settings import Settings
 from serving.schemas import RecommendItem
 
-M = TypeVar("M", bound=BaseModel)
+# what carries a practitioner by institution and id, and gets a name beside them
+Named = TypeVar("Named", RecommendItem, DecisionRead)
 MAX_PAGE = 200
 PATIENT_ROLES = ("clinician", "specialist", "scheduler", "radiologist")
 
@@ -195,29 +194,24 @@ def practitioner_names(settings: Settings, institution_id: str) -> dict[str, str
     return {p["id"]: p["name"] for p in people if p["name"]}
 
 
-def with_names(settings: Settings, items: list[RecommendItem]) -> list[RecommendItem]:
-    """Recommendations with each practitioner's name, for the clinician who chooses."""
+def practitioner_name(settings: Settings, institution_id: str | None,
+                      practitioner_id: str | None) -> str | None:
+    """One practitioner's name (a task keeps the id only); none for an unknown one."""
+    if not (institution_id and practitioner_id):
+        return None
+    return practitioner_names(settings, institution_id).get(practitioner_id)
+
+
+def with_names(settings: Settings, items: list[Named]) -> list[Named]:
+    """Suggestions or decisions with each practitioner's name, for the people who read them."""
     names = {inst: practitioner_names(settings, inst) for inst in {i.institution_id for i in items}}
     return [i.model_copy(update={"practitioner_name": names[i.institution_id].get(
         i.practitioner_id)}) for i in items]
 
 
-def with_practitioner_name(settings: Settings, read: M, *, pid: str, inst: str,
-                           name: str) -> M:
-    """A task (referral, consultation) with its target practitioner's name from the
-    directory: the task keeps the id only."""
-    practitioner, institution = getattr(read, pid), getattr(read, inst)
-    if not (practitioner and institution):
-        return read
-    return read.model_copy(update={
-        name: practitioner_names(settings, institution).get(practitioner)})
-
-
 def named_decisions(settings: Settings, rows: list[Any]) -> list[DecisionRead]:
     """Decisions on practitioners (chosen, declined, accepted) with each one's name."""
-    out = [DecisionRead.model_validate(r) for r in rows]
-    return [d.model_copy(update={"practitioner_name": practitioner_names(
-        settings, d.institution_id).get(d.practitioner_id)}) for d in out]
+    return with_names(settings, [DecisionRead.model_validate(r) for r in rows])
 
 
 def first_practitioner(settings: Settings, institution_id: str) -> str | None:

@@ -119,9 +119,9 @@ def get_referral(*, db: Session, caller: Caller, referral_id: str) -> Referral:
 def named(settings: Settings, referral: Referral) -> ReferralRead:
     """The referral with its target practitioner's name from the directory (the task keeps
     the id only)."""
-    return directory.with_practitioner_name(
-        settings, ReferralRead.model_validate(referral), pid="target_practitioner_id",
-        inst="target_institution_id", name="target_practitioner_name")
+    read = ReferralRead.model_validate(referral)
+    return read.model_copy(update={"target_practitioner_name": directory.practitioner_name(
+        settings, read.target_institution_id, read.target_practitioner_id)})
 
 
 def detail(*, db: Session, settings: Settings, referral: Referral) -> dict[str, Any]:
