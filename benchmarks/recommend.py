@@ -174,7 +174,9 @@ def run(settings: Settings, *, quick: bool = False) -> dict[str, Any]:
         wait_ready(f"{settings.serve_url}/recommend/health")
         url = f"{settings.serve_url}/recommend"
         open_loop(url, body, rps=rps, seconds=2.0)
-        ray = open_loop(url, body, rps=rps, seconds=seconds).summary()
+        ray_load = open_loop(url, body, rps=rps, seconds=seconds, keep=lambda b: b["degraded"])
+        ray = ray_load.summary()
+        result["ray_degraded_answers"] = sum(d for _t, d in ray_load.bodies)
         result.update(ray_memory_mb())
         result["swap"] = swap_under_load(settings, url, body, rps=rps, seconds=seconds)
         result["replica_kill"] = kill_replica_under_load(url, body, rps=rps, seconds=seconds,
@@ -339,8 +341,10 @@ def _wait(check: Any, timeout_s: float = 30.0) -> None:
             time.sleep(0.1)
 
 
-def register_copy_of_champion(settings: Settings) -> tuple[str, str]:
-    """A second real version (the champion's weights) to move the alias to and back."""
+def register_copy_of_champion(settings: Settings, *, challenger: bool = False
+                              ) -> tuple[str, str]:
+    """A second real version (the champion's weights) to move the alias to and back; as
+    the challenger, as training registers a new version, where ``challenger``."""
     import shutil
     import tempfile
     from pathlib import Path
@@ -359,18 +363,38 @@ def register_copy_of_champion(settings: Settings) -> tuple[str, str]:
             info = _log_pyfunc(folder, settings.referral_model_name)
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
-    return loaded.version, str(info.registered_model_version)
+    version = str(info.registered_model_version)
+    if challenger:
+        mlflow.MlflowClient().set_registered_model_alias(settings.referral_model_name,
+                                                         registry.CHALLENGER, version)
+    return loaded.version, version
 
 
 def swap_under_load(settings: Settings, url: str, body: Any, *, rps: float, seconds: float
                     ) -> dict[str, Any]:
-    """Promote a new version a third of the way in, roll back at two thirds, under load."""
+    """Promote a new version a third of the way in, roll back at two thirds, under load.
+
+    The new version is registered as training registers one, as the challenger, and the
+    load starts once every replica scores it in shadow (what happens in the days between
+    training and promotion).
+    """
     import threading
+
+    import httpx
 
     from training import registry
 
     name = settings.referral_model_name
-    old, new = register_copy_of_champion(settings)
+    old, new = register_copy_of_champion(settings, challenger=True)
+    health = url.rstrip("/") + "/health"
+
+    def shadowed() -> None:  # two replicas answer in turn: ten reads in a row see both
+        shadows = {httpx.get(health, timeout=10).json().get("shadow_version")
+                   for _ in range(10)}
+        if shadows != {new}:
+            raise RuntimeError(f"replicas score {shadows} in shadow, not {new}")
+
+    _wait(shadowed, timeout_s=60)
     marks: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -389,8 +413,10 @@ def swap_under_load(settings: Settings, url: str, body: Any, *, rps: float, seco
     offset = 0.0  # the load started within milliseconds of `started`
 
     def settle(after: float, until: float, version: str) -> float | None:
-        """Seconds from the move until every later answer carries ``version``."""
-        window = [(t - offset, v) for t, v in load.bodies if after <= t - offset < until]
+        """Seconds from the move until every later model answer carries ``version`` (the
+        rule's answers, with no version, are counted apart)."""
+        window = [(t - offset, v) for t, v in load.bodies
+                  if after <= t - offset < until and v is not None]
         stale = [t for t, v in window if v != version]
         if not window:
             return None
@@ -400,4 +426,7 @@ def swap_under_load(settings: Settings, url: str, body: Any, *, rps: float, seco
     return {"versions": [old, new], "errors": load.errors, "requests": load.sent,
             "promote_visible_s": settle(marks["promote"], marks["rollback"], new),
             "rollback_visible_s": settle(marks["rollback"], seconds + 60, old),
+            "promote_at_s": round(marks["promote"], 2),
+            "rollback_at_s": round(marks["rollback"], 2),
+            "degraded_at_s": [round(t - offset, 2) for t, v in load.bodies if v is None],
             "p99_ms": load.summary()["p99_ms"]}

@@ -250,16 +250,21 @@ class StoreUnavailable(RuntimeError):
 class StoreBreaker:
     """Keeps requests off an online store that is down.
 
-    A lookup runs under a deadline. One that fails or overruns it opens the breaker: later
-    requests degrade at once instead of each waiting out the client's reconnect back-off,
-    and a background probe closes the breaker as soon as the store answers again.
+    A lookup runs under a deadline. One that fails, or ``overruns_to_open`` in a row that
+    overrun it, open the breaker: later requests degrade at once instead of each waiting out
+    the client's reconnect back-off, and a background probe closes the breaker as soon as
+    the store answers again. A single overrun (a pause on a busy machine) degrades only its
+    own answer.
     """
 
     def __init__(self, lookup: Callable[[str], dict[str, Any]], *, deadline_s: float,
-                 stop: threading.Event, probe_interval_s: float = 0.2) -> None:
+                 stop: threading.Event, probe_interval_s: float = 0.2,
+                 overruns_to_open: int = 3) -> None:
         self._lookup = lookup
         self.deadline_s = deadline_s
         self.probe_interval_s = probe_interval_s
+        self.overruns_to_open = overruns_to_open
+        self.overruns = 0  # in a row
         self._stop = stop
         # A few workers: a lookup stuck in the client's retries holds one until it gives up.
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="online-lookup")
@@ -273,13 +278,20 @@ class StoreBreaker:
             raise StoreUnavailable(reason)
         future = self._pool.submit(self._lookup, key)
         try:
-            return future.result(timeout=self.deadline_s)
+            row = future.result(timeout=self.deadline_s)
         except FutureTimeout:
-            self._trip(f"online store gave no answer within {self.deadline_s * 1000:.0f} ms",
-                       key)
+            reason = f"online store gave no answer within {self.deadline_s * 1000:.0f} ms"
+            with self._lock:
+                self.overruns += 1
+                trip = self.overruns >= self.overruns_to_open
+            if trip:
+                self._trip(reason, key)
+            raise StoreUnavailable(reason) from None
         except Exception as exc:
             self._trip(f"online store unavailable: {str(exc).splitlines()[0]}", key)
-        raise StoreUnavailable(self.open_reason or "online store unavailable")
+            raise StoreUnavailable(self.open_reason or "online store unavailable") from exc
+        self.overruns = 0
+        return row
 
     def _trip(self, reason: str, key: str) -> None:
         with self._lock:
@@ -299,7 +311,7 @@ class StoreBreaker:
             except Exception:
                 continue
             with self._lock:
-                self.open_reason = None
+                self.open_reason, self.overruns = None, 0
             STORE_BREAKER_OPEN.set(0)
             log.info("online store answers again; model answers resume")
             return
@@ -315,6 +327,7 @@ class ReferralPredictor:
         self.bundle: Any = None
         self.shadow_version: str | None = None  # the challenger, scored in shadow
         self.shadow_bundle: Any = None
+        self._kept: dict[str, Any] = {}  # model bundles by version: see _load_model
         self.model_error: str | None = None
         self.store: Any = None
         self.store_error: str | None = None
@@ -354,42 +367,55 @@ class ReferralPredictor:
             log.warning("online store lookup at start-up failed: %s", exc)
 
     def _load_model(self) -> None:
-        from training.registry import CHALLENGER, CHAMPION, aliases, load_alias
+        from training.registry import CHALLENGER, CHAMPION, PREVIOUS, aliases
 
-        pointers: dict[str, str] = {}  # champion and challenger, from one registry read
+        pointers: dict[str, str] = {}  # every alias, from one registry read
         try:
             pointers = aliases(self.settings, self.settings.referral_model_name)
             version = pointers.get(CHAMPION)
             if version is None:
                 raise LookupError("no champion registered")
             if version != self.version:
-                loaded = load_alias(self.settings, self.settings.referral_model_name)
+                bundle = self._bundle(version)
                 with self._lock:  # swap model and version together
-                    self.bundle, self.version = loaded.bundle, loaded.version
-                MODEL_VERSION.set(float(loaded.version))
-                log.info("serving %s version %s", loaded.name, loaded.version)
+                    self.bundle, self.version = bundle, version
+                MODEL_VERSION.set(float(version))
+                log.info("serving %s version %s", self.settings.referral_model_name, version)
             self.model_error = None
         except Exception as exc:
             self.model_error = f"model unavailable: {exc}"
             log.warning(self.model_error)
-        self._load_shadow(pointers.get(CHALLENGER) if self.settings.shadow_scoring else None)
+        if pointers:  # (an unreadable registry changes nothing here)
+            self._load_shadow(pointers.get(CHALLENGER) if self.settings.shadow_scoring
+                              else None)
+            # Keep what an alias move could switch to next: a promotion of the challenger or
+            # a rollback then swaps without a load (which competes with requests for the CPU).
+            wanted = {pointers.get(a) for a in (CHAMPION, PREVIOUS, CHALLENGER)} | {self.version}
+            self._kept = {v: b for v, b in self._kept.items() if v in wanted}
         self._checked_at = time.monotonic()
+
+    def _bundle(self, version: str) -> Any:
+        """A version's model, kept from earlier or loaded from the registry now."""
+        from training.registry import load_version
+
+        if version not in self._kept:
+            self._kept[version] = load_version(self.settings, self.settings.referral_model_name,
+                                               version).bundle
+        return self._kept[version]
 
     def _load_shadow(self, version: str | None) -> None:
         """Follow the challenger alias where it is not the champion; a challenger that
         cannot be loaded only stops the shadow, never the answers."""
-        from training.registry import CHALLENGER, load_alias
-
-        name = self.settings.referral_model_name
         try:
             if version is None or version == self.version:
                 with self._lock:
                     self.shadow_bundle, self.shadow_version = None, None
             elif version != self.shadow_version:
-                loaded = load_alias(self.settings, name, CHALLENGER)
+                bundle = self._bundle(version)
                 with self._lock:
-                    self.shadow_bundle, self.shadow_version = loaded.bundle, loaded.version
-                log.info("scoring %s version %s in shadow", name, loaded.version)
+                    self.shadow_bundle, self.shadow_version = bundle, version
+                log.info("scoring %s version %s in shadow", self.settings.referral_model_name,
+                         version)
         except Exception as exc:
             with self._lock:
                 self.shadow_bundle, self.shadow_version = None, None
@@ -594,7 +620,8 @@ class ReferralPredictor:
                              distance_km=round(distance, 1))
 
     def health(self) -> dict[str, Any]:
-        return {"model_version": self.version, "model_error": self.model_error,
+        return {"model_version": self.version, "shadow_version": self.shadow_version,
+                "model_error": self.model_error,
                 "store_error": self.store_error or self.breaker.open_reason,
                 "candidates": 0 if self.candidates is None else len(self.candidates),
                 "checked": (datetime.now(UTC) - timedelta(

@@ -133,15 +133,21 @@ class LoadedVersion:
 def load_alias(settings: Settings, name: str, alias: str = CHAMPION, *,
                bundle: type = RankerBundle) -> LoadedVersion:
     """Download and build the model version an alias points at."""
-    import mlflow
     from mlflow import MlflowClient
 
     configure(settings)
-    client = MlflowClient()
-    mv = client.get_model_version_by_alias(name, alias)
-    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}")
-    return LoadedVersion(name, str(mv.version), bundle.load(Path(local) / "artifacts" /
-                                                            "bundle"))
+    version = str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    return load_version(settings, name, version, bundle=bundle)
+
+
+def load_version(settings: Settings, name: str, version: str, *,
+                 bundle: type = RankerBundle) -> LoadedVersion:
+    """Download and build one model version."""
+    import mlflow
+
+    configure(settings)
+    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}")
+    return LoadedVersion(name, version, bundle.load(Path(local) / "artifacts" / "bundle"))
 
 
 def champion_version(settings: Settings, name: str) -> str | None:

@@ -31,6 +31,7 @@ def test_alias_moves_reach_serving_without_failed_requests(platform) -> None:  #
     first = registry.champion_version(settings, settings.referral_model_name)
     second = register_copy_of_champion(settings)[1]
     seen: list[str | None] = []
+    store_pauses: list[str] = []  # answers the rule gave while one store lookup overran
     failures = 0
 
     def drive_until(version: str, limit_s: float = 20.0) -> float:
@@ -41,9 +42,16 @@ def test_alias_moves_reach_serving_without_failed_requests(platform) -> None:  #
             if resp.status_code != 200:
                 failures += 1
                 continue
-            seen.append(resp.json()["model_version"])
-            if seen[-1] == version:
-                return time.monotonic() - started
+            answer = resp.json()
+            if answer["degraded"]:
+                # A busy machine may overrun one store lookup's deadline; that answer is the
+                # rule's. A swap must never be the cause: no answer without a model.
+                assert answer["degraded_reason"].startswith("online store"), answer
+                store_pauses.append(answer["degraded_reason"])
+            else:
+                seen.append(answer["model_version"])
+                if seen[-1] == version:
+                    return time.monotonic() - started
             time.sleep(0.05)
         raise AssertionError(f"serving still answers {seen[-1]!r}, not {version}")
 
@@ -58,6 +66,7 @@ def test_alias_moves_reach_serving_without_failed_requests(platform) -> None:  #
     assert failures == 0
     assert promoted_after <= 10 and rolled_back_after <= 10
     assert set(seen) <= {first, second}
+    assert len(store_pauses) <= len(seen) // 20, store_pauses
 
 
 def test_plain_predictor_degrades_to_the_rule_without_a_feature_store(platform) -> None:  # type: ignore[no-untyped-def]
@@ -136,6 +145,35 @@ def test_challenger_is_scored_in_shadow(platform) -> None:  # type: ignore[no-un
         predictor._load_model()
         assert predictor.recommend(req).shadow is None
     finally:  # other tests' aliases as they were
+        client.set_registered_model_alias(name, registry.CHALLENGER, earlier or champion)
+
+
+def test_a_promoted_challenger_and_a_rollback_swap_without_a_load(platform) -> None:  # type: ignore[no-untyped-def]
+    """The challenger scored in shadow and the champion before a promotion stay loaded: the
+    alias moves of the usual path (train, promote, roll back) swap models already in memory."""
+    import mlflow
+
+    settings = platform.settings
+    name = settings.referral_model_name
+    champion, copy = register_copy_of_champion(settings)
+    earlier = registry.alias_version(settings, name, registry.CHALLENGER)
+    client = mlflow.MlflowClient()
+    try:
+        client.set_registered_model_alias(name, registry.CHALLENGER, copy)
+        predictor = ReferralPredictor(settings)
+        served, shadow = predictor.bundle, predictor.shadow_bundle
+        assert shadow is not None and shadow is not served
+        registry.promote(settings, name, copy)
+        predictor._load_model()
+        assert predictor.version == copy and predictor.bundle is shadow
+        registry.rollback(settings, name)
+        predictor._load_model()
+        assert predictor.version == champion and predictor.bundle is served
+        client.set_registered_model_alias(name, registry.CHALLENGER, champion)
+        predictor._load_model()  # the copy is still the previous champion: kept
+        assert set(predictor._kept) == {champion, copy}
+    finally:  # other tests' aliases as they were
+        registry.promote(settings, name, champion)
         client.set_registered_model_alias(name, registry.CHALLENGER, earlier or champion)
 
 

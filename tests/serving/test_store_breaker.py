@@ -42,8 +42,10 @@ def test_breaker_opens_on_failure_and_closes_when_the_store_is_back(failure: str
     try:
         assert breaker.call("p1") == {"patient_id": "p1"}
         store.mode = failure
-        with pytest.raises(StoreUnavailable, match="online store"):
-            breaker.call("p1")
+        # A refusal opens it at once; a store that hangs, on its third overrun in a row.
+        for _ in range(1 if failure == "refused" else breaker.overruns_to_open):
+            with pytest.raises(StoreUnavailable, match="online store"):
+                breaker.call("p1")
         assert breaker.open_reason is not None and breaker.trips == 1
         # While open, requests do not touch the store at all (the probe may, in between).
         probe_calls = store.calls
@@ -54,5 +56,22 @@ def test_breaker_opens_on_failure_and_closes_when_the_store_is_back(failure: str
         store.mode = "up"
         assert _wait(lambda: breaker.open_reason is None)
         assert breaker.call("p3") == {"patient_id": "p3"}
+    finally:
+        stop.set()
+
+
+def test_one_slow_answer_degrades_only_itself() -> None:
+    """A pause on a busy machine is not an outage: the next lookup goes to the store."""
+    store, stop = _Store(), threading.Event()
+    breaker = StoreBreaker(store.lookup, deadline_s=0.05, stop=stop, probe_interval_s=0.05)
+    try:
+        for _ in range(3):  # overruns that are not in a row never open it
+            store.mode = "hung"
+            with pytest.raises(StoreUnavailable, match="no answer within 50 ms"):
+                breaker.call("p1")
+            assert breaker.open_reason is None
+            store.mode = "up"
+            assert breaker.call("p2") == {"patient_id": "p2"}
+        assert breaker.trips == 0 and breaker.overruns == 0
     finally:
         stop.set()
