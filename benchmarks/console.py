@@ -40,6 +40,8 @@ def _pages(api: Any, accounts: dict[str, str]) -> dict[str, tuple[str, list[str]
     clin, sched = accounts["clinician"], accounts["scheduler"]
     sent = api("GET", "/referrals?limit=100&side=sent", clin).json()
     items = sent.get("items", sent) if isinstance(sent, dict) else sent
+    asked = api("GET", "/consults?limit=100", clin).json()
+    consults = asked.get("items", asked) if isinstance(asked, dict) else asked
     pages: dict[str, tuple[str, list[str]]] = {
         "referrals": ("clinician", ["/console/referrals", "/referrals?limit=100&side=sent"]),
         "referral_new": ("clinician", ["/console/referrals/new", "/patients?limit=100"]),
@@ -72,6 +74,10 @@ def _pages(api: Any, accounts: dict[str, str]) -> dict[str, tuple[str, list[str]
         if ref:
             pages["records"] = ("clinician", [f"/console/patients/{ref}/records",
                                               f"/patients/{ref}/records"])
+    if consults:
+        cid = consults[0]["id"]
+        pages["consult"] = ("clinician", [f"/console/consults/{cid}", f"/consults/{cid}",
+                                          f"/consults/{cid}/suggestions?k=10"])
     return pages
 
 
@@ -115,7 +121,8 @@ def run(settings: Settings, *, quick: bool = False) -> dict[str, Any]:
             return client.request(method, path, headers={
                 "Authorization": f"Bearer {tokens[user]}"}, **kw)
 
-        # A referral of the clinician's, so that the detail and records pages have a subject.
+        # A referral and a consultation of the clinician's, so that the detail and records
+        # pages have a subject.
         clin = accounts["clinician"]
         patients = api("GET", "/patients?limit=5", clin).json()
         plist = patients.get("items", patients) if isinstance(patients, dict) else patients
@@ -123,6 +130,9 @@ def run(settings: Settings, *, quick: bool = False) -> dict[str, Any]:
             api("POST", "/referrals", clin, json={
                 "patient_id": plist[0]["id"], "diagnosis_code": "I21.4", "urgency": "urgent",
                 "reason": "bench console"})
+            api("POST", "/consults", clin, json={
+                "patient_id": plist[0]["id"], "diagnosis_code": "E11.9", "mode": "async",
+                "question": "bench console: HbA1c 9.8 % on metformin, next step?"})
         pages = _pages(api, accounts)
         timings: dict[str, dict[str, list[float]]] = {}
         statuses: dict[str, int] = {}

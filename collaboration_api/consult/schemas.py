@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from collaboration_api.db import UTCDateTime
 from collaboration_api.referral.schemas import ICD10
+from collaboration_api.schedule.schemas import AppointmentBrief
 from collaboration_api.workflow.schemas import DecisionRead, EventRead
 from serving.schemas import RecommendItem
 
@@ -69,6 +70,8 @@ class ConsultRead(BaseModel):
 class ConsultDetail(ConsultRead):
     history: list[EventRead] = []
     decisions: list[DecisionRead] = []
+    appointment: AppointmentBrief | None = Field(None, description="a live consultation's "
+                                                 "session, once scheduled")
 
 
 class ConsultPage(BaseModel):

@@ -106,10 +106,14 @@ def named(settings: Settings, consult: Consult) -> ConsultRead:
 
 
 def detail(*, db: Session, settings: Settings, consult: Consult) -> dict[str, Any]:
+    from collaboration_api.schedule.models import Appointment
+
     return {**named(settings, consult).model_dump(),
             "history": workflow.history(db, "consult", consult.id),
             "decisions": directory.named_decisions(
-                settings, workflow.decisions(db, "consult", consult.id))}
+                settings, workflow.decisions(db, "consult", consult.id)),
+            "appointment": db.get(Appointment, consult.appointment_id)
+            if consult.appointment_id else None}
 
 
 def suggestions(*, db: Session, settings: Settings, serving: ServingClient, caller: Caller,

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from collaboration_api.db import UTCDateTime
+from collaboration_api.schedule.schemas import AppointmentBrief
 from collaboration_api.workflow.schemas import DecisionRead, EventRead
 from serving.schemas import Phrase, RecommendItem
 
@@ -72,19 +73,6 @@ class ReferralRead(BaseModel):
     encounter_id: str | None = None
     discharge_summary: str | None = None
     follow_up_plan: str | None = None
-
-
-class AppointmentBrief(BaseModel):
-    """The visit a referral was scheduled for (FHIR Appointment)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    start: UTCDateTime
-    end: UTCDateTime
-    status: str
-    institution_id: str
-    practitioner_id: str | None = None
 
 
 class ReferralDetail(ReferralRead):

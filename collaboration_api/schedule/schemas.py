@@ -119,3 +119,17 @@ class PractitionerSlots(BaseModel):
     institution_id: str
     specialty: str | None
     items: list[FreeSlot]
+
+
+class AppointmentBrief(BaseModel):
+    """The visit a referral, or the session a live consultation, was scheduled for (FHIR
+    Appointment)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    start: UTCDateTime
+    end: UTCDateTime
+    status: str
+    institution_id: str
+    practitioner_id: str | None = None

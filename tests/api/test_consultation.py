@@ -38,6 +38,10 @@ def test_live_consultation_through_opinion_and_feedback(api) -> None:  # type: i
     step("schedule", clin, {"start": "2026-12-02T06:00:00Z"}, 403)
     r = step("schedule", sched, {"start": "2026-12-02T06:00:00Z", "minutes": 20})
     assert r["business_status"] == "scheduled" and r["appointment_id"]
+    session = api.get(f"/consults/{cid}", clin).json()["appointment"]  # the requester sees it
+    assert (session["id"], session["start"], session["status"]) == (
+        r["appointment_id"], "2026-12-02T06:00:00Z", "booked")
+    assert session["end"] == "2026-12-02T06:20:00Z"
     step("start", sched, None, 403)  # the expert opens the session
     r = step("start", expert)
     assert (r["status"], r["business_status"]) == ("in-progress", "in-session")

@@ -516,6 +516,23 @@ def test_a_consultation_runs_from_question_to_rated_opinion(
     # the consults list links to it
     c.visit("/console/consults", "clinician-consults-list", ready=f'#c-table tr[data-id="{cid}"] a')
 
+    # a live consultation's session, once the expert's side schedules it, is on its page
+    live = console.api("POST", "/consults", clinician["username"], json={
+        "patient_id": patient["id"], "diagnosis_code": "E11.9", "mode": "live",
+        "question": "Insulin start: titration plan by video?"}).json()["id"]
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(hour=6, minute=0, second=0,
+                                                             microsecond=0)
+    for user, action, body in (
+            (clinician["username"], "choose", {"practitioner_id": who["id"],
+                                               "institution_id": expert["institution"]}),
+            (expert["username"], "accept", None),
+            (expert["username"], "schedule", {"start": start.isoformat(), "minutes": 20})):
+        got = console.api("POST", f"/consults/{live}/{action}", user, json=body)
+        assert got.status_code == 200, (action, got.text)
+    c.visit(f"/console/consults/{live}", "clinician-consult-session", ready="#session")
+    assert c.page.locator("#session .badge.st-booked").count() == 1
+    assert c.page.locator("#actions form").count() == 0  # the expert starts the session
+
 
 def test_supervisor_dashboard_shows_the_apis_figures(session_as, console: Console) -> None:
     s = session_as("supervisor")

@@ -49,6 +49,7 @@
       fact("col.from", RC.inst(c.institution_id)),
       fact("col.expert", [RC.inst(c.expert_institution_id), c.expert_practitioner_id
         ? " · " + RC.who(c.expert_practitioner_id, c.expert_practitioner_name) : ""]),
+      c.appointment ? fact("consult.start_time", el("span", {id: "session"}, RC.fmtTime(c.appointment.start) + " ", RC.status(c.appointment.status))) : [],
       c.status_reason ? fact("referral.status_reason", c.status_reason) : [],
       c.opinion ? fact("consult.opinion", el("span", {id: "opinion", text: c.opinion})) : [],
       c.rating ? fact("consult.feedback", el("span", {id: "feedback", text: "★".repeat(c.rating) + (c.feedback ? " · " + c.feedback : "")})) : [],
