@@ -38,7 +38,7 @@ def list_consults(db: DbSession, settings: SettingsDep, caller: CurrentUser,
                   cursor: str | None = None,
                   limit: int = Query(50, ge=1, le=MAX_PAGE)) -> ConsultPage:
     rows, nxt = service.list_consults(db=db, caller=caller, cursor=cursor, limit=limit)
-    return ConsultPage(items=[service.named(settings, r) for r in rows], next=nxt)
+    return ConsultPage(items=service.listed(settings, rows), next=nxt)
 
 
 @router.get("/{consult_id}", response_model=ConsultDetail)

@@ -59,6 +59,8 @@ class ConsultRead(BaseModel):
     expert_institution_id: str | None
     status_reason: str | None
     appointment_id: str | None
+    session_start: UTCDateTime | None = Field(None, description="a live consultation's "
+                                              "session, once scheduled")
     encounter_id: str | None
     opinion: str | None
     feedback: str | None

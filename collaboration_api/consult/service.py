@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from collaboration_api.auth.deps import Caller
 from collaboration_api.consult.models import Consult
@@ -18,6 +18,7 @@ from collaboration_api.consult.schemas import (
     Opinion,
     SuggestionPage,
 )
+from collaboration_api.db import as_utc
 from collaboration_api.directory import service as directory
 from collaboration_api.pagination import decode_cursor
 from collaboration_api.problems import Problem
@@ -99,10 +100,23 @@ def get_consult(*, db: Session, caller: Caller, consult_id: str) -> Consult:
 
 
 def named(settings: Settings, consult: Consult) -> ConsultRead:
-    """The consultation with its expert's name from the directory."""
-    read = ConsultRead.model_validate(consult)
-    return read.model_copy(update={"expert_practitioner_name": directory.practitioner_name(
-        settings, read.expert_institution_id, read.expert_practitioner_id)})
+    """The consultation with its expert's name from the directory and, for a live one that
+    is scheduled, its session's start."""
+    return listed(settings, [consult])[0]
+
+
+def listed(settings: Settings, consults: list[Consult]) -> list[ConsultRead]:
+    """``named`` for a page of consultations, their sessions read in one query."""
+    from collaboration_api.schedule.models import Appointment
+
+    booked = [c.appointment_id for c in consults if c.appointment_id]
+    db = object_session(consults[0]) if booked else None
+    starts = dict(db.execute(select(Appointment.id, Appointment.start).where(
+        Appointment.id.in_(booked))).all()) if db is not None else {}
+    return [ConsultRead.model_validate(c).model_copy(update={
+        "expert_practitioner_name": directory.practitioner_name(
+            settings, c.expert_institution_id, c.expert_practitioner_id),
+        "session_start": as_utc(starts.get(c.appointment_id))}) for c in consults]
 
 
 def detail(*, db: Session, settings: Settings, consult: Consult) -> dict[str, Any]:

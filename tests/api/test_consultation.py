@@ -42,6 +42,9 @@ def test_live_consultation_through_opinion_and_feedback(api) -> None:  # type: i
     assert (session["id"], session["start"], session["status"]) == (
         r["appointment_id"], "2026-12-02T06:00:00Z", "booked")
     assert session["end"] == "2026-12-02T06:20:00Z"
+    listed = {c["id"]: c for c in api.get("/consults", clin).json()["items"]}
+    assert listed[cid]["session_start"] == "2026-12-02T06:00:00Z"  # on the lists too
+    assert r["session_start"] == "2026-12-02T06:00:00Z"  # and on the step's answer
     step("start", sched, None, 403)  # the expert opens the session
     r = step("start", expert)
     assert (r["status"], r["business_status"]) == ("in-progress", "in-session")

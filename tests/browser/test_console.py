@@ -532,6 +532,11 @@ def test_a_consultation_runs_from_question_to_rated_opinion(
     c.visit(f"/console/consults/{live}", "clinician-consult-session", ready="#session")
     assert c.page.locator("#session .badge.st-booked").count() == 1
     assert c.page.locator("#actions form").count() == 0  # the expert starts the session
+    when = c.page.inner_text("#session")
+    row = f'#c-table tr[data-id="{live}"]'
+    c.visit("/console/consults", "clinician-consults-session", ready=row)
+    mode = c.page.inner_text(f"{row} td.mode")  # the list says when, as the page does
+    assert " · " in mode and when.startswith(mode.split(" · ")[1])
 
 
 def test_supervisor_dashboard_shows_the_apis_figures(session_as, console: Console) -> None:

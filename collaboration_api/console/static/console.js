@@ -132,6 +132,10 @@
   function status(code) {
     return el("span", {class: "badge st-" + code, text: t("status." + code)});
   }
+  /** A consultation's mode, with a live one's session time once scheduled. */
+  function consultMode(c) {
+    return t("consult." + c.mode) + (c.session_start ? " · " + fmtTime(c.session_start) : "");
+  }
   function urgency(code) {
     return el("span", {class: "badge urg-" + code, text: t("urgency." + code)});
   }
@@ -336,7 +340,7 @@
     if (out) out.addEventListener("click", signOut);
   });
 
-  window.RC = {t, phrase, api, login, session, signOut, el, $, clear, fmtTime, fmtNum, fmtPct, status,
+  window.RC = {t, phrase, api, login, session, signOut, el, $, clear, fmtTime, fmtNum, fmtPct, status, consultMode,
     urgency, flash, errorText, requireUser, diagnosisName, loadIcd, loadInstitutions, instName, inst, regionName, fact, who, subjectPage,
     newKey, ApiError, LANG};
 })();

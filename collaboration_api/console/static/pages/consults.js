@@ -11,7 +11,7 @@
       for (const c of page.items) {
         body.append(el("tr", {"data-id": c.id, "data-institution": c.institution_id, "data-target": c.expert_institution_id || ""},
           el("td", {text: RC.fmtTime(c.created_at)}), el("td", {text: RC.diagnosisName(c.diagnosis_code)}),
-          el("td", {text: t("consult." + c.mode)}), el("td", {}, RC.inst(c.institution_id)),
+          el("td", {class: "mode", text: RC.consultMode(c)}), el("td", {}, RC.inst(c.institution_id)),
           el("td", {}, RC.inst(c.expert_institution_id), c.expert_practitioner_id
             ? el("div", {title: c.expert_practitioner_id, text: c.expert_practitioner_name || c.expert_practitioner_id}) : ""),
           el("td", {}, RC.status(c.business_status)),

@@ -33,7 +33,7 @@
       for (const c of sortOpen(mine)) {
         body.append(el("tr", {"data-id": c.id, "data-institution": c.institution_id, "data-target": c.expert_institution_id || ""},
           el("td", {text: RC.fmtTime(c.created_at)}), el("td", {text: RC.diagnosisName(c.diagnosis_code)}),
-          el("td", {text: t("consult." + c.mode)}), el("td", {}, RC.inst(c.institution_id)), el("td", {}, RC.status(c.business_status)),
+          el("td", {class: "mode", text: RC.consultMode(c)}), el("td", {}, RC.inst(c.institution_id)), el("td", {}, RC.status(c.business_status)),
           el("td", {}, el("a", {href: "/console/consults/" + c.id}, t("common.open")))));
       }
       $("#wl-con").closest("section").querySelector(".empty").hidden = mine.length > 0;
