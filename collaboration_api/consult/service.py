@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -113,21 +114,27 @@ def listed(settings: Settings, consults: list[Consult]) -> list[ConsultRead]:
     db = object_session(consults[0]) if booked else None
     starts = dict(db.execute(select(Appointment.id, Appointment.start).where(
         Appointment.id.in_(booked))).all()) if db is not None else {}
-    return [ConsultRead.model_validate(c).model_copy(update={
+    return [_read(settings, c, starts.get(c.appointment_id)) for c in consults]
+
+
+def _read(settings: Settings, consult: Consult, session_start: datetime | None) -> ConsultRead:
+    return ConsultRead.model_validate(consult).model_copy(update={
         "expert_practitioner_name": directory.practitioner_name(
-            settings, c.expert_institution_id, c.expert_practitioner_id),
-        "session_start": as_utc(starts.get(c.appointment_id))}) for c in consults]
+            settings, consult.expert_institution_id, consult.expert_practitioner_id),
+        "session_start": as_utc(session_start)})
 
 
 def detail(*, db: Session, settings: Settings, consult: Consult) -> dict[str, Any]:
     from collaboration_api.schedule.models import Appointment
 
-    return {**named(settings, consult).model_dump(),
+    # the session read once, for its start and its brief
+    appointment = db.get(Appointment, consult.appointment_id) if consult.appointment_id \
+        else None
+    return {**_read(settings, consult, appointment and appointment.start).model_dump(),
             "history": workflow.history(db, "consult", consult.id),
             "decisions": directory.named_decisions(
                 settings, workflow.decisions(db, "consult", consult.id)),
-            "appointment": db.get(Appointment, consult.appointment_id)
-            if consult.appointment_id else None}
+            "appointment": appointment}
 
 
 def suggestions(*, db: Session, settings: Settings, serving: ServingClient, caller: Caller,
